@@ -1,0 +1,30 @@
+# Set-up and the two entry points of the README: `make demo` (the main job) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+DEVICE_VENV := .venv-device
+RUN := runs/digits-usnet
+
+.PHONY: setup demo test clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e ".[host,test]"
+	touch $@
+
+# The torch-free device environment (numpy<2 + tflite-runtime), as on a Raspberry Pi.
+$(DEVICE_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(DEVICE_VENV)
+	$(DEVICE_VENV)/bin/pip install -q --disable-pip-version-check -e ".[device,tflite]"
+	touch $@
+
+setup: $(VENV)/.installed $(DEVICE_VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/edgeslim train --model resnet20 --data digits --method usnet --epochs 30 --out $(RUN) --force
+	$(VENV)/bin/edgeslim eval $(RUN) --plot $(RUN)/accuracy_vs_mflops.png
+
+test: setup
+	EDGESLIM_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python $(VENV)/bin/python -m pytest -q --durations=10
+
+clean:
+	rm -rf $(VENV) $(DEVICE_VENV) runs

@@ -1,0 +1,188 @@
+"""The ``edgeslim`` command line: train, eval, models. User mistakes print one line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+import time
+from pathlib import Path
+
+from .errors import EdgeslimError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that answers a wrong option or choice with one line and the closest valid names."""
+
+    def error(self, message: str):
+        if message.startswith("unrecognized arguments:"):
+            words = message.split(":", 1)[1].split()
+            options = [o for o in self._option_string_actions if o.startswith("--")]
+            for word in words:
+                if word.startswith("-"):
+                    close = difflib.get_close_matches(word.split("=")[0], options, n=3, cutoff=0.5)
+                    hint = f"; did you mean {', '.join(close)}?" if close else ""
+                    message = f"unknown option {word}{hint} (see {self.prog} --help)"
+                    break
+        elif "invalid choice:" in message:
+            bad = message.split("invalid choice:", 1)[1].split("(")[0].strip().strip("'")
+            choices = [c for a in self._actions if a.choices for c in a.choices]
+            close = difflib.get_close_matches(bad, choices, n=3, cutoff=0.4)
+            message = (f"unknown command '{bad}'" + (f"; did you mean {', '.join(close)}?" if close else "")
+                       + f" (valid: {', '.join(choices)})")
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_train(sub) -> None:
+    from .train import TrainOptions
+
+    d = TrainOptions()
+    p = sub.add_parser("train", help="train a slimmable supernet", description="Train a width-slimmable supernet.")
+    p.add_argument("--model", default=d.model, help="resnet20 | resnet18 | mobilenetv2 (default %(default)s)")
+    p.add_argument("--data", default=d.data,
+                   help="digits | mnist5k | npz:PATH | cifar10:DIR | imagefolder:DIR (default %(default)s)")
+    p.add_argument("--method", default=d.method, help="usnet (sandwich rule + in-place distillation) | single "
+                   "(one width alone, the individually-trained reference) (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--out", default=d.out, help="run directory (default %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--num-random", type=int, default=d.num_random, help="random widths per step (sandwich rule)")
+    p.add_argument("--min-width", type=float, default=d.min_width, help="smallest width trained")
+    p.add_argument("--widths", default=d.widths, help="widths to ship, recalibrate and report")
+    p.add_argument("--width", type=float, default=d.width, help="the width trained by --method single")
+    p.add_argument("--granularity", type=int, default=d.granularity, help="channel step of a group (default 8)")
+    p.add_argument("--calib-samples", type=int, default=d.calib_samples, help="images for BN recalibration")
+    p.add_argument("--no-augment", dest="augment", action="store_false", help="no random translation")
+    p.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
+    p.add_argument("--resume", action="store_true", help="continue the unfinished run in OUT.partial")
+    p.add_argument("--force", action="store_true", help="replace an existing run directory")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+
+def _add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="width / MFLOPs / params / top-1 table of a run",
+                       description="Evaluate every shipped configuration of a run (and any extra widths).")
+    p.add_argument("run", help="run directory written by edgeslim train")
+    p.add_argument("--data", help="dataset to evaluate on (default: the run's own test split)")
+    p.add_argument("--widths", help="extra uniform widths to evaluate (BN recalibrated on the fly), e.g. 0.3,0.6")
+    p.add_argument("--plot", help="write an accuracy-vs-MFLOPs plot to this PNG file")
+    p.add_argument("--json", action="store_true", help="print the table as JSON on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(prog="edgeslim", description="Slimmable networks for run-time dynamic inference on edge devices.")
+    parser.add_argument("--version", action="version", version=f"edgeslim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_train(sub)
+    _add_eval(sub)
+    sub.add_parser("models", help="list built-in models and datasets")
+    parser.commands = sub.choices
+    return parser
+
+
+def _print_table(rows: list[dict], title: str) -> None:
+    from rich.table import Table
+
+    from .console import console
+
+    table = Table(title=title)
+    for col in ("config", "MFLOPs", "params", "top-1 %", "channels (first groups)"):
+        table.add_column(col, justify="left" if col.startswith(("config", "channels")) else "right")
+    for r in rows:
+        channels = list(r["channels"].values())
+        shown = ",".join(map(str, channels[:6])) + (",…" if len(channels) > 6 else "")
+        table.add_row(r["name"], f"{r['mflops']:.3f}", f"{r['params']:,}", f"{r['top1']:.2f}", shown)
+    console.print(table)
+
+
+def cmd_train(args) -> int:
+    from .console import success
+    from .train import TrainOptions, train
+
+    options = TrainOptions(**{k: v for k, v in vars(args).items() if k in TrainOptions.__dataclass_fields__})
+    options.show_progress = not args.json
+    started = time.time()
+    run_dir, info = train(options)
+    if info.get("status") != "complete":  # a non-main DDP process
+        return 0
+    if args.json:
+        print(json.dumps({"run": str(run_dir), "configs": info["configs"], "train_seconds": info["train_seconds"],
+                          "world_size": info["world_size"],
+                          "replica_max_abs_diff": info["replica_max_abs_diff"]}, indent=2))
+    else:
+        rows = [{**c, **c["meta"]} for c in info["configs"]]
+        _print_table(rows, f"{info['model']} · {info['method']} · {info['dataset']}")
+        success("run", run_dir, time.time() - started)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .console import success
+    from .data import load_dataset
+    from .evaluate import calibration_batches, describe
+    from .plot import plot_accuracy
+    from .runs import load_run
+
+    run = load_run(args.run)
+    dataset = load_dataset(args.data or run.info["data"], run.info["options"]["seed"])
+    if dataset.input_shape != tuple(run.info["input_shape"]) or dataset.num_classes != run.info["num_classes"]:
+        raise EdgeslimError(f"--data {args.data}: {dataset.input_shape} inputs and {dataset.num_classes} classes, "
+                            f"but the run expects {tuple(run.info['input_shape'])} and {run.info['num_classes']}")
+    configs = list(run.configs)
+    if args.widths:
+        extra = run.supernet.space.parse_widths(args.widths)
+        for config in extra:
+            if config.key() not in run.supernet.bn_stats:
+                run.supernet.recalibrate_bn(config, calibration_batches(dataset, run.info["options"].get(
+                    "calib_samples", 2000)))
+        configs += extra
+    rows = [describe(run.supernet, c, dataset) for c in configs]
+    if args.plot:
+        started = time.time()
+        path = plot_accuracy({run.info["method"]: rows}, Path(args.plot),
+                             f"{run.info['model']} on {dataset.name}: accuracy vs MFLOPs")
+    if args.json:
+        print(json.dumps({"run": str(run.path), "model": run.info["model"], "method": run.info["method"],
+                          "dataset": dataset.name, "configs": rows}, indent=2))
+    else:
+        _print_table(rows, f"{run.info['model']} · {run.info['method']} · {dataset.name} (test split)")
+    if args.plot:
+        success("plot", path, time.time() - started)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from .data import DATASETS
+    from .models import MODELS
+
+    print("models:   " + ", ".join(MODELS))
+    print("datasets: " + ", ".join(k + (":PATH" if k in ("npz", "cifar10", "imagefolder") else "") for k in DATASETS))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "models": cmd_models}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # let the subcommand's parser, which knows its options, suggest the closest one
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return COMMANDS[args.command](args)
+    except EdgeslimError as exc:
+        print(f"edgeslim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"edgeslim {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The device side imports and works without torch, in the torch-free device environment (numpy<2,
+tflite-runtime), exactly as it is installed on a board."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+DEVICE_MODULES = ["edgeslim", "edgeslim.subnets", "edgeslim.errors", "edgeslim.resources"]
+
+CHECK = """
+import json, sys
+import numpy, tflite_runtime.interpreter as tfl
+{imports}
+from edgeslim.subnets import ChannelSpace, SubnetConfig
+space = ChannelSpace.from_json(json.loads(sys.argv[1]))
+config = space.validate(SubnetConfig.from_json(json.loads(sys.argv[2])))
+try:
+    space.validate(SubnetConfig("bad", dict(config.channels, stem=3)))
+    raise SystemExit("invalid configuration accepted")
+except Exception as exc:
+    error = str(exc)
+print(json.dumps({{"torch": "torch" in sys.modules, "numpy": numpy.__version__, "key": config.key(),
+                  "error": error, "interpreter": tfl.Interpreter.__name__}}))
+"""
+
+
+def _device_python() -> str:
+    explicit = os.environ.get("EDGESLIM_DEVICE_PYTHON")
+    path = Path(explicit) if explicit else ROOT / ".venv-device" / "bin" / "python"
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"device environment missing at {path}: run 'make test'")
+        pytest.skip(f"no device environment at {path} (make test creates it)")
+    return str(path)
+
+
+def test_device_modules_import_without_torch_in_the_host_env():
+    code = f"import sys; import {', '.join(DEVICE_MODULES)}; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_device_env_has_no_torch_and_reads_configurations():
+    space = [{"name": "stem", "channels": 16, "granularity": 4, "members": ["stem.0"]}]
+    config = {"name": "w050", "channels": {"stem": 8}}
+    code = CHECK.format(imports="\n".join(f"import {m}" for m in DEVICE_MODULES))
+    result = subprocess.run([_device_python(), "-c", code, json.dumps(space), json.dumps(config)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["torch"] is False
+    assert report["numpy"].startswith("1.")
+    assert report["key"] == "stem=8"
+    assert "multiple of 4" in report["error"]
+    torch_import = subprocess.run([_device_python(), "-c", "import torch"], capture_output=True, text=True)
+    assert torch_import.returncode != 0  # the device environment really has no torch

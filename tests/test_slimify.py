@@ -1,0 +1,126 @@
+"""slimify on ordinary definitions: channel groups, extraction, cost, unsupported graphs."""
+
+import pytest
+import torch
+from torch import nn
+
+from edgeslim.errors import EdgeslimError
+from edgeslim.models.mobilenetv2 import MobileNetV2
+from edgeslim.models.resnet import resnet18, resnet20
+from edgeslim.nn import SlimConv2d, count_cost, slimify
+from edgeslim.subnets import SubnetConfig
+
+
+class TinyResidual(nn.Module):
+    """conv(1->8)-bn-relu, a residual block on 8 channels, then conv(8->16), pool, linear(16->3)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 8, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.block = nn.Conv2d(8, 8, 3, padding=1)
+        self.expand = nn.Conv2d(8, 16, 1)
+        self.fc = nn.Linear(16, 3)
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.stem(x)))
+        x = x + self.block(x)
+        x = nn.functional.adaptive_avg_pool2d(self.expand(x), 1)
+        return self.fc(torch.flatten(x, 1))
+
+
+def _random_config(supernet, seed):
+    generator = torch.Generator().manual_seed(seed)
+    channels = {}
+    for g in supernet.space.groups:
+        choices = g.choices()
+        channels[g.name] = choices[int(torch.randint(len(choices), (1,), generator=generator))]
+    return SubnetConfig("random", channels)
+
+
+def test_residual_add_couples_channels_into_one_group():
+    supernet = slimify(TinyResidual(), (1, 6, 6), granularity=2)
+    groups = {g.name: g for g in supernet.space.groups}
+    assert set(groups) == {"stem", "expand"}
+    assert groups["stem"].members == ("stem", "block")
+    assert groups["stem"].channels == 8 and groups["stem"].granularity == 2
+    assert supernet.assignment["fc"] is None  # the class logits stay full
+
+
+def test_hand_counted_macs_and_params():
+    supernet = slimify(TinyResidual(), (1, 6, 6), granularity=2)
+    full = count_cost(supernet, supernet.space.largest())
+    # stem 8*1*9*36, block 8*8*9*36, expand 16*8*36, fc 16*3
+    assert full.macs == 8 * 9 * 36 + 8 * 8 * 9 * 36 + 16 * 8 * 36 + 16 * 3
+    # stem 72, bn 16, block 576+8, expand 128+16, fc 48+3
+    assert full.params == 72 + 16 + 584 + 144 + 51
+    half = count_cost(supernet, SubnetConfig("h", {"stem": 4, "expand": 8}))
+    assert half.macs == 4 * 9 * 36 + 4 * 4 * 9 * 36 + 8 * 4 * 36 + 8 * 3
+    assert half.params == 36 + 8 + (144 + 4) + (32 + 8) + (24 + 3)
+
+
+@pytest.mark.parametrize("factory, shape, groups", [
+    (lambda: resnet18(3, 10, 32), (3, 32, 32), 12),
+    (lambda: MobileNetV2(3, 10, 32, width=0.5), (3, 32, 32), 25),
+    (lambda: resnet20(1, 10, 8), (1, 8, 8), 12),
+])
+def test_extracted_subnet_equals_the_supernet(factory, shape, groups):
+    torch.manual_seed(0)
+    supernet = slimify(factory(), shape)
+    assert len(supernet.space.groups) == groups
+    x = torch.randn(4, *shape)
+    for seed in range(2):
+        config = _random_config(supernet, seed)
+        supernet.recalibrate_bn(config, [torch.randn(8, *shape) for _ in range(2)])
+        supernet.eval()
+        supernet.set_config(config)
+        expected = supernet(x)
+        static = supernet.extract(config)
+        assert not any(isinstance(m, SlimConv2d) for m in static.modules())
+        assert sum(p.numel() for p in static.parameters()) == count_cost(supernet, config).params
+        torch.testing.assert_close(static(x), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_mobilenet_depthwise_conv_follows_its_expansion_group():
+    supernet = slimify(MobileNetV2(3, 10, 32, width=0.5), (3, 32, 32))
+    dw = dict(supernet.net.named_modules())["blocks.1.body.1.0"]
+    assert dw.depthwise and "blocks.1.body.1.0" not in supernet.assignment
+    assert "blocks.1.body.0.0" in {m for g in supernet.space.groups for m in g.members}
+
+
+def test_recalibrated_bn_statistics_are_kept_per_configuration():
+    torch.manual_seed(0)
+    supernet = slimify(resnet20(1, 10, 8), (1, 8, 8))
+    small, full = supernet.space.uniform(0.25), supernet.space.largest()
+    supernet.recalibrate_bn(small, [torch.randn(16, 1, 8, 8)])
+    supernet.recalibrate_bn(full, [torch.randn(16, 1, 8, 8) * 3 + 1])
+    stats_small = supernet.bn_stats[small.key()]["stem.1"][0].clone()
+    supernet.set_config(full)
+    supernet.set_config(small)
+    bn = dict(supernet.net.named_modules())["stem.1"]
+    torch.testing.assert_close(bn.running_mean[:4], stats_small)
+    assert not torch.allclose(supernet.bn_stats[full.key()]["stem.1"][0][:4], stats_small)
+
+
+def test_unsupported_graphs_fail_with_the_node_named():
+    class Concat(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.fc = nn.Conv2d(1, 4, 1), nn.Conv2d(1, 4, 1), nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.fc(torch.cat([self.a(x), self.b(x)], 1).mean((2, 3)))
+
+    with pytest.raises(EdgeslimError, match="unsupported operation at node 'cat'"):
+        slimify(Concat(), (1, 4, 4))
+
+    class Grouped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.fc = nn.Conv2d(4, 8, 3, groups=2), nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.fc(self.conv(x).mean((2, 3)))
+
+    with pytest.raises(EdgeslimError, match="grouped convolution"):
+        slimify(Grouped(), (4, 6, 6))
