@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -26,11 +27,14 @@ class _Parser(argparse.ArgumentParser):
                     message = f"unknown option {word}{hint} (see {self.prog} --help)"
                     break
         elif "invalid choice:" in message:
-            bad = message.split("invalid choice:", 1)[1].split("(")[0].strip().strip("'")
-            choices = [c for a in self._actions if a.choices for c in a.choices]
-            close = difflib.get_close_matches(bad, choices, n=3, cutoff=0.4)
-            message = (f"unknown command '{bad}'" + (f"; did you mean {', '.join(close)}?" if close else "")
-                       + f" (valid: {', '.join(choices)})")
+            match = re.match(r"argument (\S+): invalid choice: '([^']*)' \(choose from (.*)\)", message)
+            if match:
+                what, bad, choices = match.groups()
+                valid = [c.strip(" '") for c in choices.split(",")]
+                close = difflib.get_close_matches(bad, valid, n=3, cutoff=0.4)
+                what = "command" if what == "command" else f"value for {what}"
+                message = (f"unknown {what} '{bad}'" + (f"; did you mean {', '.join(close)}?" if close else "")
+                           + f" (valid: {', '.join(valid)})")
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -53,6 +57,7 @@ def _add_train(sub) -> None:
     p.add_argument("--num-random", type=int, default=d.num_random, help="random widths per step (sandwich rule)")
     p.add_argument("--min-width", type=float, default=d.min_width, help="smallest width trained")
     p.add_argument("--widths", default=d.widths, help="widths to ship, recalibrate and report")
+    p.add_argument("--configs", help="JSON list of extra (non-uniform) configurations to ship")
     p.add_argument("--width", type=float, default=d.width, help="the width trained by --method single")
     p.add_argument("--granularity", type=int, default=d.granularity, help="channel step of a group (default 8)")
     p.add_argument("--calib-samples", type=int, default=d.calib_samples, help="images for BN recalibration")
@@ -69,6 +74,7 @@ def _add_eval(sub) -> None:
     p.add_argument("run", help="run directory written by edgeslim train")
     p.add_argument("--data", help="dataset to evaluate on (default: the run's own test split)")
     p.add_argument("--widths", help="extra uniform widths to evaluate (BN recalibrated on the fly), e.g. 0.3,0.6")
+    p.add_argument("--configs", help="JSON list of extra configurations to evaluate (BN recalibrated on the fly)")
     p.add_argument("--plot", help="write an accuracy-vs-MFLOPs plot to this PNG file")
     p.add_argument("--json", action="store_true", help="print the table as JSON on stdout")
 
@@ -128,20 +134,20 @@ def cmd_eval(args) -> int:
     from .evaluate import calibration_batches, describe
     from .plot import plot_accuracy
     from .runs import load_run
+    from .subnets import load_configs
 
     run = load_run(args.run)
     dataset = load_dataset(args.data or run.info["data"], run.info["options"]["seed"])
     if dataset.input_shape != tuple(run.info["input_shape"]) or dataset.num_classes != run.info["num_classes"]:
         raise EdgeslimError(f"--data {args.data}: {dataset.input_shape} inputs and {dataset.num_classes} classes, "
                             f"but the run expects {tuple(run.info['input_shape'])} and {run.info['num_classes']}")
-    configs = list(run.configs)
-    if args.widths:
-        extra = run.supernet.space.parse_widths(args.widths)
-        for config in extra:
-            if config.key() not in run.supernet.bn_stats:
-                run.supernet.recalibrate_bn(config, calibration_batches(dataset, run.info["options"].get(
-                    "calib_samples", 2000)))
-        configs += extra
+    space = run.supernet.space
+    extra = (space.parse_widths(args.widths) if args.widths else []) + (
+        load_configs(args.configs, space) if args.configs else [])
+    for config in extra:
+        if config.key() not in run.supernet.bn_stats:
+            run.supernet.recalibrate_bn(config, calibration_batches(dataset, run.info["options"]["calib_samples"]))
+    configs = run.configs + extra
     rows = [describe(run.supernet, c, dataset) for c in configs]
     if args.plot:
         started = time.time()

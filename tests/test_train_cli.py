@@ -96,3 +96,28 @@ def test_corrupt_run_files_are_one_line_errors(tmp_path):
     (out / "run.json").write_text("{")
     result = run_cli("eval", str(out))
     assert result.returncode == 2 and "run.json: not valid JSON" in result.stderr
+
+
+def test_non_uniform_configurations_ship_with_their_own_bn_statistics(tmp_path):
+    channels = {"blocks.0.conv1": 4, "blocks.1.conv1": 16, "blocks.2.conv1": 8, "stem.0": 12,
+                "blocks.3.conv1": 8, "blocks.4.conv1": 32, "blocks.5.conv1": 16, "blocks.3.conv2": 24,
+                "blocks.6.conv1": 64, "blocks.7.conv1": 8, "blocks.8.conv1": 40, "blocks.6.conv2": 48}
+    configs = tmp_path / "configs.json"
+    configs.write_text(json.dumps([{"name": "mixed", "channels": channels}]))
+    out = tmp_path / "run"
+    result = run_cli("train", *TINY, "--epochs", "1", "--widths", "1.0", "--configs", str(configs),
+                     "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    shipped = json.loads(result.stdout)["configs"]
+    assert [c["name"] for c in shipped] == ["w100", "mixed"] and shipped[1]["channels"] == channels
+    tensors = load_file(out / "model.safetensors")
+    assert tensors["bn.mixed.stem.1.running_mean"].numel() == 12
+    evaluated = json.loads(run_cli("eval", str(out), "--json").stdout)["configs"]
+    assert evaluated[1]["top1"] == shipped[1]["meta"]["top1"]
+
+    channels["stem.0"] = 10
+    configs.write_text(json.dumps([{"name": "mixed", "channels": channels}]))
+    result = run_cli("eval", str(out), "--configs", str(configs))
+    assert result.returncode == 2 and "group 'stem.0' has 10 channels; use a multiple of 4" in result.stderr
+    result = run_cli("train", "--device", "gpu")
+    assert result.returncode == 2 and "unknown value for --device 'gpu'" in result.stderr

@@ -78,6 +78,7 @@ def slimify(model: nn.Module, input_shape: tuple[int, int, int], granularity: in
     modules = dict(graph_module.named_modules())
     dims = _Dims()
     dim_of: dict[fx.Node, int] = {}
+    input_dim: dict[str, int] = {}  # layer name -> channel dimension of its input
     meta: set[fx.Node] = set()  # nodes holding shapes/ints, not feature maps
 
     def tensor_args(node: fx.Node) -> list[fx.Node]:
@@ -93,6 +94,7 @@ def slimify(model: nn.Module, input_shape: tuple[int, int, int], granularity: in
         elif node.op == "call_module":
             module = modules[node.target]
             (src,) = tensor_args(node)
+            input_dim[node.target] = dim_of[src]
             if isinstance(module, nn.Conv2d) and type(module) is nn.Conv2d:
                 if module.groups == 1:
                     dim_of[node] = dims.new(module.out_channels, node.target)
@@ -125,7 +127,7 @@ def slimify(model: nn.Module, input_shape: tuple[int, int, int], granularity: in
             raise EdgeslimError(f"slimify: unsupported operation at {where}; supported are convs, linear, "
                                 "batch norm, activations, pooling, flatten and residual adds")
 
-    groups, assignment = [], {}
+    groups, assignment, group_of_root = [], {}, {}
     order = {name: i for i, name in enumerate(n.target for n in graph_module.graph.nodes if n.op == "call_module")}
     for root in sorted({dims.find(d) for d in dim_of.values()}):
         producers = sorted(set(dims.producers[root]), key=order.__getitem__)
@@ -137,6 +139,9 @@ def slimify(model: nn.Module, input_shape: tuple[int, int, int], granularity: in
         size = dims.size[root]
         groups.append(ChannelGroup(producers[0], size, group_granularity(size, granularity), tuple(producers)))
         assignment.update({p: producers[0] for p in producers})
+        group_of_root[root] = producers[0]
+    input_groups = {name: group_of_root.get(dims.find(d)) for name, d in input_dim.items()
+                    if type(modules[name]) in SLIM_TYPES}
     if not groups:
         raise EdgeslimError(f"slimify: {type(model).__name__} has no slimmable channels (no conv/linear "
                             "layer whose output is not the network output)")
@@ -147,4 +152,4 @@ def slimify(model: nn.Module, input_shape: tuple[int, int, int], granularity: in
             setattr(graph_module.get_submodule(parent_name) if parent_name else graph_module, child,
                     to_slim(module))
     graph_module.recompile()
-    return Supernet(graph_module, ChannelSpace(tuple(groups)), assignment, tuple(input_shape))
+    return Supernet(graph_module, ChannelSpace(tuple(groups)), assignment, input_groups, tuple(input_shape))

@@ -18,15 +18,17 @@ class Supernet(nn.Module):
     """Runs any configuration of one set of weights.
 
     ``net`` is the traced model with slimmable ops (its state-dict keys are the original model's);
-    ``assignment`` maps each conv/linear layer to the channel group of its output (``None``: fixed width).
+    ``assignment`` maps each conv/linear layer to the channel group of its output (``None``: fixed width);
+    ``input_groups`` maps every slimmable layer to the channel group of its input.
     """
 
     def __init__(self, net: fx.GraphModule, space: ChannelSpace, assignment: dict[str, str | None],
-                 input_shape: tuple[int, int, int]):
+                 input_groups: dict[str, str | None], input_shape: tuple[int, int, int]):
         super().__init__()
         self.net = net
         self.space = space
         self.assignment = assignment
+        self.input_groups = input_groups
         self.input_shape = input_shape
         self.config: SubnetConfig = space.largest()
         self.bn_stats: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]] = {}
@@ -113,3 +115,40 @@ class Supernet(nn.Module):
                 setattr(parent, child, module.sliced(shapes[name][0][1]))
         static.recompile()
         return static.eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def permute_channels(self, orders: dict[str, torch.Tensor]) -> None:
+        """Reorder the channels of groups (``orders[group]``: a permutation of its channels, first = kept longest).
+
+        Every coupled layer is updated consistently — producers' outputs, batch norms, depthwise convs and the
+        inputs of consumers — so the full network computes the same function. Stored per-config BN
+        statistics no longer apply and are dropped.
+        """
+        def take(tensor: torch.Tensor, order: torch.Tensor, dim: int = 0) -> None:
+            tensor.copy_(tensor.index_select(dim, order.to(tensor.device)))
+
+        for name, module in self.slim_modules():
+            in_order = orders.get(self.input_groups.get(name))
+            out_group = self.assignment.get(name) if name in self.assignment else self.input_groups.get(name)
+            out_order = orders.get(out_group)
+            if isinstance(module, SlimBatchNorm2d) or (isinstance(module, SlimConv2d) and module.depthwise):
+                if in_order is None:
+                    continue
+                tensors = [module.weight, module.bias]
+                if isinstance(module, SlimBatchNorm2d):
+                    tensors += [module.running_mean, module.running_var]
+                for t in tensors:
+                    if t is not None:
+                        take(t, in_order)
+                continue
+            if out_order is not None:
+                take(module.weight, out_order)
+                if module.bias is not None:
+                    take(module.bias, out_order)
+            if in_order is not None:
+                in_features = module.weight.shape[1]
+                if in_features != len(in_order):  # a flattened C x H x W input: move whole channel slices
+                    per_channel = in_features // len(in_order)
+                    in_order = (in_order[:, None] * per_channel + torch.arange(per_channel)).flatten()
+                take(module.weight, in_order, 1)
+        self.bn_stats.clear()

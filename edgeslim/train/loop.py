@@ -22,7 +22,7 @@ from ..evaluate import calibration_batches, describe
 from ..models import MODELS, build_supernet
 from ..runs import (RUN_SCHEMA, finalize, load_tensors, read_json, save_run, save_tensors_atomic,
                     write_atomic)
-from ..subnets import SubnetConfig
+from ..subnets import SubnetConfig, load_configs
 from .distributed import World
 from .methods import METHODS
 
@@ -42,6 +42,7 @@ class TrainOptions:
     min_width: float = 0.25
     widths: str = "0.25,0.5,0.75,1.0"
     width: float = 1.0
+    configs: str | None = None
     granularity: int = 8
     calib_samples: int = 2000
     augment: bool = True
@@ -64,7 +65,7 @@ class TrainOptions:
     def same_job(self) -> dict:
         """The options a resumed run must share with the run it continues."""
         keys = ("model", "data", "method", "epochs", "seed", "batch_size", "lr", "weight_decay", "num_random",
-                "min_width", "widths", "width", "granularity", "augment")
+                "min_width", "widths", "configs", "width", "granularity", "augment", "calib_samples")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -137,6 +138,10 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
     supernet = build_supernet(opts.model, dataset.input_shape, dataset.num_classes, opts.granularity)
     space = supernet.space
     shipped = [space.uniform(opts.width)] if opts.method == "single" else space.parse_widths(opts.widths)
+    if opts.configs:
+        shipped += load_configs(opts.configs, space)
+    if len({c.name for c in shipped}) < len(shipped):
+        raise EdgeslimError(f"shipped configurations need distinct names: {[c.name for c in shipped]}")
     final, partial, start_epoch = _prepare_out(opts, world)
 
     supernet.to(world.device)
