@@ -7,6 +7,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def stratified_split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int):
+    """A seeded stratified split: x_a, x_b, y_a, y_b (b holds ``test_fraction``)."""
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 else None
+    return train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=stratify)
+
+
 @dataclass
 class Dataset:
     """Train and test splits plus what a deployed model needs to preprocess its input the same way."""
@@ -23,6 +32,11 @@ class Dataset:
             self.classes = [str(c) for c in range(int(max(self.y_train.max(), self.y_test.max())) + 1)]
         self.mean = self.x_train.mean(axis=(0, 2, 3)).astype(np.float32)
         self.std = np.maximum(self.x_train.std(axis=(0, 2, 3)), 1e-3).astype(np.float32)
+
+    def holdout(self, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The training images split into (x_train, y_train, x_val, y_val): a held-out split for search."""
+        x_train, x_val, y_train, y_val = stratified_split(self.x_train, self.y_train, fraction, seed)
+        return x_train, y_train, x_val, y_val
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

