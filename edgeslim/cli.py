@@ -46,7 +46,8 @@ def _add_train(sub) -> None:
     p.add_argument("--model", default=d.model, help="resnet20 | resnet18 | mobilenetv2 (default %(default)s)")
     p.add_argument("--data", default=d.data,
                    help="digits | mnist5k | npz:PATH | cifar10:DIR | imagefolder:DIR (default %(default)s)")
-    p.add_argument("--method", default=d.method, help="usnet (sandwich rule + in-place distillation) | single "
+    p.add_argument("--method", default=d.method, help="usnet (sandwich rule + in-place distillation) | pss "
+                   "(usnet, then progressive sub-net search and joint training of the kept sub-nets) | single "
                    "(one width alone, the individually-trained reference) (default %(default)s)")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--out", default=d.out, help="run directory (default %(default)s)")
@@ -60,11 +61,40 @@ def _add_train(sub) -> None:
     p.add_argument("--configs", help="JSON list of extra (non-uniform) configurations to ship")
     p.add_argument("--width", type=float, default=d.width, help="the width trained by --method single")
     p.add_argument("--granularity", type=int, default=d.granularity, help="channel step of a group (default 8)")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction,
+                   help="hold out this share of the training split (the search measures sub-nets on it)")
     p.add_argument("--calib-samples", type=int, default=d.calib_samples, help="images for BN recalibration")
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no random translation")
     p.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
     p.add_argument("--resume", action="store_true", help="continue the unfinished run in OUT.partial")
     p.add_argument("--force", action="store_true", help="replace an existing run directory")
+    _add_search_options(p, for_train=True)
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+
+def _add_search_options(p, for_train: bool) -> None:
+    from .search import SearchOptions
+
+    d = SearchOptions()
+    extra = " (with --method pss)" if for_train else ""
+    p.add_argument("--budgets", default=d.budgets, help=f"cost budgets of the shipped sub-nets{extra}")
+    p.add_argument("--unit", default=d.unit, choices=["fraction", "mflops", "ms"],
+                   help="budgets as fractions of the full model's cost, MFLOPs, or milliseconds")
+    p.add_argument("--latency-table", help="per-layer latency table (JSON) measured on the target device")
+    p.add_argument("--threshold", type=float, default=d.threshold,
+                   help="fine-tune when held-out top-1 falls by more than this many points (default %(default)s)")
+    p.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs)
+    p.add_argument("--final-epochs", type=int, default=d.final_epochs,
+                   help="joint training of the kept sub-nets" + (", part of --epochs" if for_train else ""))
+    p.add_argument("--rank-steps", type=int, default=d.rank_steps, help="steps of noise-ranking training")
+
+
+def _add_search(sub) -> None:
+    p = sub.add_parser("search", help="progressive sub-net search on a trained run",
+                       description="Find non-uniform sub-nets for cost budgets, jointly train them, and make them "
+                                   "the run's shipped configurations.")
+    p.add_argument("run", help="run directory written by edgeslim train")
+    _add_search_options(p, for_train=False)
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 
@@ -86,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"edgeslim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train(sub)
+    _add_search(sub)
     _add_eval(sub)
     sub.add_parser("models", help="list built-in models and datasets")
     parser.commands = sub.choices
@@ -107,24 +138,53 @@ def _print_table(rows: list[dict], title: str) -> None:
     console.print(table)
 
 
-def cmd_train(args) -> int:
+def _search_options(args):
+    from .search import SearchOptions
+
+    return SearchOptions(**{k: v for k, v in vars(args).items() if k in SearchOptions.__dataclass_fields__},
+                         show_progress=not args.json)
+
+
+def _report(run_dir: Path, info: dict, args, started: float) -> None:
+    """The run's shipped configurations: a table and a success line, or JSON."""
     from .console import success
+
+    if args.json:
+        keys = ("configs", "train_seconds", "world_size", "replica_max_abs_diff", "search")
+        print(json.dumps({"run": str(run_dir), **{k: info[k] for k in keys if k in info}}, indent=2))
+        return
+    rows = [{**c, **c["meta"]} for c in info["configs"]]
+    _print_table(rows, f"{info['model']} · {info['method']} · {info['dataset']}")
+    if "search" in info:
+        s = info["search"]
+        print(f"search: {len(s['chain'])} nested sub-nets, {s['finetunes']} fine-tunes, "
+              f"{s['seconds']['total']:.0f} s", file=sys.stderr)
+    success("run", run_dir, time.time() - started)
+
+
+def cmd_train(args) -> int:
     from .train import TrainOptions, train
 
     options = TrainOptions(**{k: v for k, v in vars(args).items() if k in TrainOptions.__dataclass_fields__})
     options.show_progress = not args.json
     started = time.time()
-    run_dir, info = train(options)
-    if info.get("status") != "complete":  # a non-main DDP process
-        return 0
-    if args.json:
-        print(json.dumps({"run": str(run_dir), "configs": info["configs"], "train_seconds": info["train_seconds"],
-                          "world_size": info["world_size"],
-                          "replica_max_abs_diff": info["replica_max_abs_diff"]}, indent=2))
+    if options.method == "pss":
+        from .search.pipeline import train_pss
+
+        run_dir, info = train_pss(options, _search_options(args))
     else:
-        rows = [{**c, **c["meta"]} for c in info["configs"]]
-        _print_table(rows, f"{info['model']} · {info['method']} · {info['dataset']}")
-        success("run", run_dir, time.time() - started)
+        run_dir, info = train(options)
+    if info.get("status") == "complete":  # not a helper process of a multi-process run
+        _report(run_dir, info, args, started)
+    return 0
+
+
+def cmd_search(args) -> int:
+    from .search import search
+
+    started = time.time()
+    info = search(args.run, _search_options(args))
+    _report(Path(args.run), info, args, started)
     return 0
 
 
@@ -172,7 +232,7 @@ def cmd_models(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "models": cmd_models}
+COMMANDS = {"train": cmd_train, "search": cmd_search, "eval": cmd_eval, "models": cmd_models}
 
 
 def main(argv: list[str] | None = None) -> int:

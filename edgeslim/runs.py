@@ -137,3 +137,17 @@ def finalize(partial: Path, final: Path) -> None:
     if final.exists():
         shutil.rmtree(final)
     os.replace(partial, final)
+
+
+def replace_run(path: Path, info: dict, supernet: Supernet, configs: list[SubnetConfig]) -> None:
+    """Rewrite a complete run in place without ever leaving it half-written (new dir, then swap)."""
+    fresh = path.with_name(path.name + ".new")
+    old = path.with_name(path.name + ".old")
+    for leftover in (fresh, old):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    shutil.copytree(path, fresh)
+    save_run(fresh, info, supernet, configs)
+    os.replace(path, old)
+    os.replace(fresh, path)
+    shutil.rmtree(old)

@@ -30,13 +30,12 @@ class ChannelGroup:
     members: tuple[str, ...] = ()
 
     def choices(self) -> list[int]:
-        """All channel counts this group can take, smallest first."""
-        return list(range(self.granularity, self.channels + 1, self.granularity)) or [self.channels]
+        """All channel counts this group can take, smallest first (multiples of the step, and the full width)."""
+        return [*range(self.granularity, self.channels, self.granularity), self.channels]
 
     def round(self, count: float) -> int:
-        """The nearest valid channel count to ``count``."""
-        steps = max(1, round(count / self.granularity))
-        return min(self.channels, steps * self.granularity)
+        """The valid channel count nearest to ``count`` (the larger one on a tie)."""
+        return min(self.choices(), key=lambda c: (abs(c - count), -c))
 
 
 @dataclass(frozen=True)
@@ -102,7 +101,7 @@ class ChannelSpace:
             if count not in g.choices():
                 raise EdgeslimError(
                     f"configuration '{config.name}': group '{g.name}' has {count} channels; use a multiple of "
-                    f"{g.granularity} between {g.granularity} and {g.channels}")
+                    f"{g.granularity} between {g.granularity} and {g.channels}, or {g.channels}")
         return config
 
     def parse_widths(self, text: str) -> list[SubnetConfig]:

@@ -54,7 +54,7 @@ class TrainOptions:
         if self.model not in MODELS:
             raise unknown_name("model", self.model, MODELS)
         if self.method not in METHODS:
-            raise unknown_name("method", self.method, METHODS)
+            raise unknown_name("method", self.method, [*METHODS, "pss"])
         for name in ("epochs", "batch_size", "granularity", "calib_samples"):
             if getattr(self, name) < 1:
                 raise EdgeslimError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")

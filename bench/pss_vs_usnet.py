@@ -1,0 +1,164 @@
+"""PSS versus US-Nets versus individually trained widths, at matched MFLOPs, over several seeds.
+
+    python bench/pss_vs_usnet.py [--datasets digits,mnist5k] [--epochs digits=30,mnist5k=10] [--seeds 0,1,2]
+                                 [--out bench/results/pss]
+
+Per dataset and seed: ``train --method pss`` with E epochs (supernet E - final, joint training ``final``),
+then ``usnet`` with E + (fine-tune epochs the search used), so both see the same number of training epochs.
+Each budget b (fraction of the full model's MFLOPs) is compared with US-Nets at the widest uniform width whose
+MFLOPs fit b (BN recalibrated). For the first seed, each uniform width is also trained alone for E epochs
+(the individually-trained reference). Prints the tables, writes results.json and plots under --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgeslim.data import load_dataset
+from edgeslim.evaluate import calibration_batches, describe
+from edgeslim.nn import count_cost
+from edgeslim.plot import plot_accuracy
+from edgeslim.runs import load_run
+from edgeslim.search import SearchOptions
+from edgeslim.search.pipeline import train_pss
+from edgeslim.train import TrainOptions, train
+
+BUDGETS = (0.25, 0.5, 0.75, 1.0)
+WIDTHS = (0.25, 0.5, 0.75, 1.0)
+
+
+def usnet_at_budgets(run_dir: Path, budgets: list[float]) -> list[dict]:
+    """US-Nets at the widest uniform width whose MFLOPs fit each budget (fraction of full MFLOPs)."""
+    run = load_run(run_dir)
+    supernet, space = run.supernet, run.supernet.space
+    dataset = load_dataset(run.info["data"], run.info["options"]["seed"])
+    full = count_cost(supernet, space.largest()).mflops
+    grid = {}
+    for width in np.linspace(0.05, 1.0, 96):
+        config = space.uniform(float(width))
+        grid[config.key()] = (config, count_cost(supernet, config).mflops)
+    rows = []
+    for budget in budgets:
+        config, _ = max((c for c in grid.values() if c[1] <= budget * full + 1e-9), key=lambda c: c[1])
+        supernet.recalibrate_bn(config, calibration_batches(dataset, run.info["options"]["calib_samples"]))
+        rows.append({"budget": budget, **describe(supernet, config, dataset)})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="digits,mnist5k")
+    parser.add_argument("--epochs", default="digits=30,mnist5k=10")
+    parser.add_argument("--final-fraction", type=float, default=0.4, help="share of epochs for joint training")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--model", default="resnet20")
+    parser.add_argument("--out", default="bench/results/pss")
+    args = parser.parse_args()
+    epochs_of = {k: int(v) for k, v in (p.split("=") for p in args.epochs.split(","))}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    for data in args.datasets.split(","):
+        epochs = epochs_of[data]
+        final = max(1, round(epochs * args.final_fraction))
+        for seed in (int(s) for s in args.seeds.split(",")):
+            key = f"{data}/seed{seed}"
+            if key in results:
+                continue
+            common = dict(model=args.model, data=data, seed=seed, force=True, show_progress=False)
+            started = time.time()
+            pss_dir, pss = train_pss(TrainOptions(method="pss", epochs=epochs, out=str(out / f"{data}-pss-{seed}"),
+                                                  **common), SearchOptions(final_epochs=final, show_progress=False))
+            pss_seconds = time.time() - started
+            extra = pss["search"]["finetunes"] * pss["search"]["finetune_epochs"]
+            started = time.time()
+            usnet_dir, _ = train(TrainOptions(method="usnet", epochs=epochs + extra,
+                                              out=str(out / f"{data}-usnet-{seed}"), **common))
+            usnet_seconds = time.time() - started
+            entry = {"epochs_pss": epochs, "epochs_usnet": epochs + extra,
+                     "pss": [{"budget": b, "name": c["name"], **c["meta"]} for b, c in zip(
+                         pss["search"]["budgets"], pss["configs"])],
+                     "usnet": usnet_at_budgets(usnet_dir, list(BUDGETS)),
+                     "search": {k: pss["search"][k] for k in ("finetunes", "seconds")},
+                     "chain": pss["search"]["chain"], "pss_seconds": round(pss_seconds, 1),
+                     "usnet_seconds": round(usnet_seconds, 1)}
+            if seed == int(args.seeds.split(",")[0]):
+                entry["single"] = []
+                for width in WIDTHS:
+                    _, info = train(TrainOptions(method="single", width=width, epochs=epochs,
+                                                 out=str(out / f"{data}-single-{width}"), **common))
+                    entry["single"] += [{"name": c["name"], **c["meta"]} for c in info["configs"]]
+                entry["usnet_widths"] = [{"name": c["name"], **c["meta"]} for c in load_run(usnet_dir).info["configs"]]
+            results[key] = entry
+            results_path.write_text(json.dumps(results, indent=2))
+            print(f"done {key}: pss {pss_seconds:.0f} s, usnet {usnet_seconds:.0f} s", flush=True)
+    report(results, out)
+
+
+def report(results: dict, out: Path) -> None:
+    datasets = sorted({k.split("/")[0] for k in results})
+    for data in datasets:
+        runs = [v for k, v in results.items() if k.startswith(data + "/")]
+        first = runs[0]
+        print(f"\n## {data}: {len(runs)} seeds, pss {first['epochs_pss']} epochs (+fine-tunes), usnet same total")
+        print("| budget (of full MFLOPs) | pss MFLOPs | pss top-1 | usnet MFLOPs | usnet top-1 | gain |")
+        print("|---|---|---|---|---|---|")
+        gains_all = []
+        for i, budget in enumerate(BUDGETS):
+            pss_row = [r["pss"][i] for r in runs if i < len(r["pss"])]
+            us_row = [r["usnet"][i] for r in runs]
+            gains = [p["top1"] - u["top1"] for p, u in zip(pss_row, us_row)]
+            gains_all.append(np.mean(gains))
+            print(f"| {budget} | {np.mean([p['mflops'] for p in pss_row]):.3f} | "
+                  f"{np.mean([p['top1'] for p in pss_row]):.2f} ± {np.std([p['top1'] for p in pss_row]):.2f} | "
+                  f"{np.mean([u['mflops'] for u in us_row]):.3f} | "
+                  f"{np.mean([u['top1'] for u in us_row]):.2f} ± {np.std([u['top1'] for u in us_row]):.2f} | "
+                  f"{np.mean(gains):+.2f} ± {np.std(gains):.2f} |")
+        print(f"average gain {np.mean(gains_all):+.2f} points, maximum {np.max(gains_all):+.2f}, "
+              f"minimum {np.min(gains_all):+.2f}")
+        print(f"search: fine-tunes {[r['search']['finetunes'] for r in runs]}, "
+              f"search seconds {[r['search']['seconds']['total'] for r in runs]}, "
+              f"pss wall {[r['pss_seconds'] for r in runs]} s, usnet wall {[r['usnet_seconds'] for r in runs]} s")
+        if "single" in first:
+            print("\n| width | MFLOPs | usnet top-1 (one supernet) | individually trained top-1 |")
+            print("|---|---|---|---|")
+            for u, s in zip(first["usnet_widths"], first["single"]):
+                print(f"| {u['name']} | {u['mflops']:.3f} | {u['top1']:.2f} | {s['top1']:.2f} |")
+            plot_accuracy({"US-Nets (one supernet)": first["usnet_widths"], "individually trained": first["single"]},
+                          out / f"usnet_vs_single_{data}.png", f"{data}: US-Nets vs individually trained")
+        plot_chain(first, out / f"pss_chain_{data}.png", data)
+
+
+def plot_chain(entry: dict, path: Path, data: str) -> None:
+    """The search chain (held-out top-1 vs MFLOPs), the re-selected sub-nets and the US-Nets curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    chain = entry["chain"]
+    ax.plot([c["cost"] for c in chain], [c["val_top1"] for c in chain], ".-", color="0.6",
+            label="search chain (held-out top-1)")
+    ax.plot([p["mflops"] for p in entry["pss"]], [p["top1"] for p in entry["pss"]], "o", color="C3", ms=8,
+            label="PSS re-selected, after joint training (test top-1)")
+    ax.plot([u["mflops"] for u in entry["usnet"]], [u["top1"] for u in entry["usnet"]], "s--", color="C0",
+            label="US-Nets at the same budgets (test top-1)")
+    ax.set_xlabel("MFLOPs")
+    ax.set_ylabel("top-1 (%)")
+    ax.set_title(f"{data}: progressive sub-net search")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

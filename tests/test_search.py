@@ -1,0 +1,161 @@
+"""Progressive sub-net search: ranking, reordering, the nested chain, re-selection, the CLI end to end."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import run_cli
+from edgeslim.data import load_dataset
+from edgeslim.errors import EdgeslimError
+from edgeslim.models import build_supernet
+from edgeslim.nn import count_cost
+from edgeslim.runs import load_run
+from edgeslim.search.costs import layer_mmacs
+from edgeslim.search.progressive import ChainEntry, HeldOut, progressive_search
+from edgeslim.search.ranking import rank_blocks
+from edgeslim.search.reselect import pareto_front, reselect
+from edgeslim.subnets import SubnetConfig
+from edgeslim.train.steps import Batches
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("search") / "run"
+    result = run_cli("train", "--data", "digits", "--epochs", "3", "--batch-size", "128", "--calib-samples", "256",
+                     "--val-fraction", "0.15", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_permuting_channels_keeps_the_full_network_function():
+    torch.manual_seed(0)
+    supernet = build_supernet("mobilenetv2", (3, 16, 16), 5)
+    for m in supernet.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2)
+            m.weight.data.normal_()
+    supernet.eval()
+    x = torch.randn(2, 3, 16, 16)
+    expected = supernet(x)
+    supernet.permute_channels({g.name: torch.randperm(g.channels) for g in supernet.space.groups})
+    torch.testing.assert_close(supernet(x), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_noise_ranking_puts_a_dead_block_last():
+    torch.manual_seed(0)
+    data = load_dataset("digits")
+    supernet = build_supernet("resnet20", data.input_shape, data.num_classes)
+    group = next(g for g in supernet.space.groups if g.name == "blocks.6.conv2")  # the 64-channel stage
+    modules = dict(supernet.net.named_modules())
+    for name, g in supernet.input_groups.items():  # silence the group's first block in every batch norm
+        if g == group.name and isinstance(modules[name], torch.nn.BatchNorm2d):
+            modules[name].weight.data[:group.granularity] = 0
+            modules[name].bias.data[:group.granularity] = 0
+    supernet.recalibrate_bn(supernet.space.largest(), [torch.from_numpy(data.normalize(data.x_train[:256]))])
+    orders = rank_blocks(supernet, Batches(data, 64, False), steps=60, show_progress=False)
+    order = orders[group.name]
+    assert sorted(order.tolist()) == list(range(group.channels))
+    assert set(order[-group.granularity:].tolist()) == set(range(group.granularity))
+
+
+def test_chain_is_nested_and_fine_tunes_past_the_threshold(trained_run):
+    run = load_run(trained_run)
+    supernet = run.supernet
+    data = load_dataset("digits", 0)
+    x_train, y_train, x_val, y_val = data.holdout(0.15, 0)
+    held_out = HeldOut(supernet, [torch.from_numpy(data.normalize(x_train[:256]))], data.normalize(x_val), y_val)
+    full = count_cost(supernet, supernet.space.largest()).mflops
+    calls = []
+    chain = progressive_search(supernet, held_out, lambda c: count_cost(supernet, c).mflops, 0.6 * full,
+                               threshold=-100.0, finetune=lambda configs: calls.append(len(configs)),
+                               show_progress=False)
+    costs = [e.cost for e in chain.entries]
+    assert costs == sorted(costs, reverse=True) and len(set(costs)) == len(costs)
+    assert costs[-1] <= 0.6 * full < costs[-2]
+    for bigger, smaller in zip(chain.entries, chain.entries[1:]):
+        assert all(smaller.config.channels[g] <= bigger.config.channels[g] for g in bigger.config.channels)
+        assert sum(bigger.config.channels.values()) - sum(smaller.config.channels.values()) in {
+            g.granularity for g in supernet.space.groups}
+    assert calls == list(range(2, len(chain.entries) + 1))  # threshold -100: a fine-tune after every step
+    assert chain.finetunes == list(range(1, len(chain.entries)))
+
+
+def _entry(cost, top1):
+    return ChainEntry(SubnetConfig(f"c{cost}", {"g": int(cost * 10)}), cost, top1, 0.0)
+
+
+def test_reselection_prefers_better_neighbours_and_keeps_every_budget():
+    chain = [_entry(10, 90), _entry(9.5, 91), _entry(9, 89), _entry(6, 85), _entry(5, 86), _entry(4.9, 80),
+             _entry(2.5, 70), _entry(2.4, 71)]
+    assert pareto_front(chain) == {1, 2, 4, 5, 7}
+    picked = reselect(chain, [2.5, 5, 10])
+    assert [s.entry.cost for s in picked] == [2.4, 5, 9.5]  # the better neighbour within 10% of each budget
+    picked = reselect(chain, [2.5, 2.5, 10])
+    assert [s.entry.cost for s in picked] == [2.4, 2.5, 9.5]  # a taken sub-net is not reused
+    with pytest.raises(EdgeslimError, match="below the smallest free sub-net"):
+        reselect(chain, [1.0])
+
+
+def test_search_cli_rewrites_the_run_with_budgeted_subnets(trained_run, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_run, run_dir)
+    result = run_cli("search", str(run_dir), "--budgets", "0.5,1.0", "--final-epochs", "1", "--rank-steps", "20",
+                     "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["method"] == "pss" and [c["name"] for c in info["configs"]] == ["p050", "p100"]
+    full = info["search"]["full_cost"]
+    for config, budget in zip(info["configs"], (0.5, 1.0)):
+        assert config["meta"]["mflops"] <= budget * full + 1e-6
+    assert summary["search"]["finetunes"] == info["search"]["finetunes"] >= 0
+    assert len(info["search"]["chain"]) > 5 and len(info["before_search"]) == 4
+    tensors = load_file(run_dir / "model.safetensors")
+    assert {k.split(".")[1] for k in tensors if k.startswith("bn.")} == {"p050", "p100"}
+    evaluated = json.loads(run_cli("eval", str(run_dir), "--json").stdout)["configs"]
+    assert [e["top1"] for e in evaluated] == [c["meta"]["top1"] for c in info["configs"]]
+    assert not list(tmp_path.glob("run.*"))  # no temporary directories left behind
+
+
+def test_latency_budgets_from_a_per_layer_table(trained_run, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_run, run_dir)
+    supernet = load_run(run_dir).supernet
+    layers = {name: {"fixed_ms": 0.01, "ms_per_mmac": 2.0} for name in layer_mmacs(supernet, supernet.space.largest())}
+    table = tmp_path / "latency.json"
+    table.write_text(json.dumps({"format": "edgeslim-latency/1", "device": "test", "layers": layers}))
+    full_ms = sum(0.01 + 2.0 * m for m in layer_mmacs(supernet, supernet.space.largest()).values())
+    budget = round(0.7 * full_ms, 3)
+    result = run_cli("search", str(run_dir), "--unit", "ms", "--latency-table", str(table), "--budgets",
+                     f"{budget},{full_ms + 1}", "--final-epochs", "0", "--rank-steps", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    configs = json.loads(result.stdout)["configs"]
+    assert configs[0]["name"] == f"p{budget:g}ms" and configs[0]["meta"]["latency_ms"] <= budget
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "edgeslim-latency/1", "layers": {"stem.0": layers["stem.0"]}}))
+    cases = [(["--unit", "ms"], "--unit ms needs --latency-table"),
+             (["--unit", "ms", "--latency-table", str(bad)], "bad.json: no entry for layer"),
+             (["--budgets", "0.001"], "below the smallest sub-net of this model"),
+             (["--budgets", "0.5,2"], "fractions must be in (0, 1]")]
+    for args, message in cases:
+        result = run_cli("search", str(run_dir), "--rank-steps", "0", "--final-epochs", "0", *args)
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_train_method_pss_runs_all_stages(tmp_path):
+    out = tmp_path / "pss"
+    result = run_cli("train", "--method", "pss", "--epochs", "3", "--final-epochs", "1", "--budgets", "0.6,1.0",
+                     "--rank-steps", "10", "--batch-size", "128", "--calib-samples", "256", "--out", str(out),
+                     "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads((out / "run.json").read_text())
+    assert info["method"] == "pss" and info["options"]["val_fraction"] == 0.15 and info["options"]["epochs"] == 2
+    assert [c["name"] for c in info["configs"]] == ["p060", "p100"]
+    assert np.isfinite([c["meta"]["top1"] for c in info["configs"]]).all()
