@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 DEVICE_VENV := .venv-device
-RUN := runs/digits-usnet
+RUN := runs/digits-pss
 
 .PHONY: setup demo test clean
 
@@ -20,7 +20,7 @@ $(DEVICE_VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed $(DEVICE_VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/edgeslim train --model resnet20 --data digits --method usnet --epochs 30 --out $(RUN) --force
+	$(VENV)/bin/edgeslim train --model resnet20 --data digits --method pss --epochs 30 --out $(RUN) --force
 	$(VENV)/bin/edgeslim eval $(RUN) --plot $(RUN)/accuracy_vs_mflops.png
 
 test: setup

@@ -211,8 +211,11 @@ def cmd_eval(args) -> int:
     rows = [describe(run.supernet, c, dataset) for c in configs]
     if args.plot:
         started = time.time()
-        path = plot_accuracy({run.info["method"]: rows}, Path(args.plot),
-                             f"{run.info['model']} on {dataset.name}: accuracy vs MFLOPs")
+        curves = {run.info["method"]: rows}
+        if run.info.get("before_search"):  # the uniform widths as measured before the search changed the weights
+            curves["uniform widths, before search"] = [{"name": c["name"], **c["meta"]}
+                                                       for c in run.info["before_search"]]
+        path = plot_accuracy(curves, Path(args.plot), f"{run.info['model']} on {dataset.name}: accuracy vs MFLOPs")
     if args.json:
         print(json.dumps({"run": str(run.path), "model": run.info["model"], "method": run.info["method"],
                           "dataset": dataset.name, "configs": rows}, indent=2))

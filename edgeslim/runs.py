@@ -20,6 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .errors import EdgeslimError
+from .jsonfile import read_json
 from .models import build_supernet
 from .nn import Supernet
 from .subnets import ChannelSpace, SubnetConfig
@@ -49,16 +50,9 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise EdgeslimError(f"{path}: not a readable safetensors file ({exc}); the run is corrupt") from None
 
 
-def read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise EdgeslimError(f"{path}: missing; is {path.parent} an edgeslim run directory?")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EdgeslimError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise EdgeslimError(f"{path}: expected a JSON object")
-    return data
+def read_sidecar(path: Path) -> dict:
+    """A run's JSON sidecar (run.json)."""
+    return read_json(path, dict, "a JSON object", f"; is {path.parent} an edgeslim run directory?")
 
 
 def supernet_tensors(supernet: Supernet, configs: list[SubnetConfig]) -> dict[str, torch.Tensor]:
@@ -110,7 +104,7 @@ def load_run(path: str | Path) -> Run:
         partial = path.with_name(path.name + ".partial")
         hint = f" ({partial} exists: finish it with 'edgeslim train ... --resume')" if partial.is_dir() else ""
         raise EdgeslimError(f"{path}: no such run directory{hint}")
-    info = read_json(path / "run.json")
+    info = read_sidecar(path / "run.json")
     if info.get("schema") != RUN_SCHEMA:
         raise EdgeslimError(f"{path / 'run.json'}: run schema {info.get('schema')!r} is not supported "
                             f"(this edgeslim reads schema {RUN_SCHEMA})")

@@ -7,12 +7,12 @@ of every weight, so configurations are nested prefixes of the full network.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 from .errors import EdgeslimError, unknown_name
+from .jsonfile import read_json
 
 
 def group_granularity(channels: int, granularity: int) -> int:
@@ -127,14 +127,6 @@ class ChannelSpace:
 
 def load_configs(path: str | Path, space: ChannelSpace) -> list[SubnetConfig]:
     """Read a JSON list of configurations (``[{"name":..., "channels": {...}}, ...]``) and validate each."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise EdgeslimError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EdgeslimError(f"{path}: not valid JSON ({exc}); expected a list of sub-net configurations") from None
-    if not isinstance(data, list):
-        raise EdgeslimError(f"{path}: expected a JSON list of sub-net configurations, got {type(data).__name__}")
+    data = read_json(path, list, "a JSON list of sub-net configurations")
     return [space.validate(SubnetConfig.from_json(d)) for d in data]
 

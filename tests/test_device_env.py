@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ROOT
 
-DEVICE_MODULES = ["edgeslim", "edgeslim.subnets", "edgeslim.errors", "edgeslim.resources"]
+DEVICE_MODULES = ["edgeslim", "edgeslim.subnets", "edgeslim.errors", "edgeslim.jsonfile", "edgeslim.resources"]
 
 CHECK = """
 import json, sys

@@ -53,5 +53,5 @@ def test_load_configs_names_the_file_on_bad_input(tmp_path):
     with pytest.raises(EdgeslimError, match=r"bad\.json: not valid JSON"):
         load_configs(bad, SPACE)
     bad.write_text('{"name": "x"}')
-    with pytest.raises(EdgeslimError, match="expected a JSON list"):
+    with pytest.raises(EdgeslimError, match="expected a JSON list of sub-net configurations, got a JSON dict"):
         load_configs(bad, SPACE)

@@ -7,12 +7,12 @@ a sub-net's latency is the sum over its layers of ``fixed_ms + ms_per_mmac * MMA
 
 from __future__ import annotations
 
-import json
 from math import prod
 from pathlib import Path
 from typing import Callable
 
 from ..errors import EdgeslimError
+from ..jsonfile import read_json
 from ..nn import Supernet, count_cost
 from ..nn.ops import SlimConv2d, SlimLinear
 from ..subnets import SubnetConfig
@@ -41,15 +41,8 @@ def layer_mmacs(supernet: Supernet, config: SubnetConfig) -> dict[str, float]:
 
 def load_latency_table(path: str | Path, supernet: Supernet) -> CostFn:
     """A cost function in milliseconds from a per-layer latency table; every conv/linear layer must be in it."""
-    path = Path(path)
-    try:
-        table = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise EdgeslimError(f"{path}: no such latency table") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EdgeslimError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(table, dict) or table.get("format") != LATENCY_FORMAT or not isinstance(
-            table.get("layers"), dict):
+    table = read_json(path, dict, f'an edgeslim latency table {{"format": "{LATENCY_FORMAT}", "layers": {{...}}}}')
+    if table.get("format") != LATENCY_FORMAT or not isinstance(table.get("layers"), dict):
         raise EdgeslimError(f"{path}: not an edgeslim latency table (expected "
                             f'{{"format": "{LATENCY_FORMAT}", "layers": {{...}}}})')
     layers = table["layers"]

@@ -17,7 +17,7 @@ from ..data import Dataset, load_dataset
 from ..errors import EdgeslimError, unknown_name
 from ..evaluate import calibration_batches, describe
 from ..models import MODELS, build_supernet
-from ..runs import (RUN_SCHEMA, finalize, load_tensors, read_json, save_run, save_tensors_atomic,
+from ..runs import (RUN_SCHEMA, finalize, load_tensors, read_sidecar, save_run, save_tensors_atomic,
                     write_atomic)
 from ..subnets import SubnetConfig, load_configs
 from .distributed import World
@@ -95,7 +95,7 @@ def _prepare_out(opts: TrainOptions, world: World) -> tuple[Path, Path, int]:
         if not (partial / "checkpoint.safetensors").is_file():
             done = " (it is already complete)" if (final / "run.json").is_file() else ""
             raise EdgeslimError(f"--resume: no checkpoint in {partial}{done}; start a new run without --resume")
-        info = read_json(partial / "run.json")
+        info = read_sidecar(partial / "run.json")
         differing = {k: (v, info["options"].get(k)) for k, v in opts.same_job().items()
                      if info["options"].get(k) != v}
         if differing:
@@ -147,7 +147,7 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
             "space": space.to_json(), "epoch": start_epoch, "history": []}
     if opts.resume:
         tensors = load_tensors(partial / "checkpoint.safetensors")
-        info = read_json(partial / "run.json")
+        info = read_sidecar(partial / "run.json")
         supernet.net.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("optim.")})
         _load_optimizer(optimizer, tensors, info["optimizer"]["param_groups"])
         if world.is_main:
