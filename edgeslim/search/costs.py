@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from math import prod
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import EdgeslimError
 from ..jsonfile import read_json

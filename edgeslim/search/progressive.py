@@ -11,7 +11,7 @@ prefix of the previous one's channels). When the newest sub-net's held-out top-1
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -22,7 +22,7 @@ class World:
         return self.rank == 0
 
     @classmethod
-    def from_env(cls, device: str) -> "World":
+    def from_env(cls, device: str) -> World:
         """Join the process group torchrun describes in the environment, or run alone."""
         size = int(os.environ.get("WORLD_SIZE", "1"))
         use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())

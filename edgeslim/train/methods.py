@@ -11,7 +11,7 @@ after training (see ``Supernet.recalibrate_bn``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
