@@ -102,19 +102,7 @@ def search(run_dir: str | Path, opts: SearchOptions) -> dict:
     # 2-4. progressive shrinking with fine-tuning threshold
     calib = [torch.from_numpy(dataset.normalize(x_train[i:i + 256])) for i in range(0, 512, 256)]
     held_out = HeldOut(supernet, calib, dataset.normalize(x_val), y_val)
-    finetunes = [0]
-
-    def finetune(chain_configs: list[SubnetConfig]) -> None:
-        finetunes[0] += 1
-
-        def plan(rng: np.random.Generator) -> list[Step]:
-            picks = rng.choice(len(chain_configs), size=min(2, len(chain_configs)), replace=False)
-            return [Step(chain_configs[0], False), Step(chain_configs[-1], True),
-                    *(Step(chain_configs[int(i)], True) for i in picks)]
-
-        fit(supernet, search_batches, plan, opts.finetune_epochs, lr * 0.1, wd, seed + finetunes[0],
-            f"fine-tune {finetunes[0]}", opts.show_progress)
-
+    finetune = FineTune(supernet, search_batches, opts.finetune_epochs, lr * 0.1, wd, seed, opts.show_progress)
     chain_started = time.time()
     chain = progressive_search(supernet, held_out, cost, min(absolute), opts.threshold, finetune,
                                opts.show_progress)
@@ -127,18 +115,10 @@ def search(run_dir: str | Path, opts: SearchOptions) -> dict:
     asked = dict(zip(absolute, budgets))
     kept = [SubnetConfig(_name(asked[s.budget], opts.unit), dict(s.entry.config.channels)) for s in selections]
     final_started = time.time()
-    by_cost = sorted(kept, key=lambda c: cost(c))
-
-    def joint_plan(rng: np.random.Generator) -> list[Step]:
-        """Sandwich rule over the kept set: largest (labels), smallest and two others (distilled)."""
-        largest, rest = by_cost[-1], by_cost[:-1]
-        middle = rest[1:]
-        picks = rng.choice(len(middle), size=min(2, len(middle)), replace=False) if middle else []
-        return [Step(largest, False), *(Step(c, True) for c in rest[:1]), *(Step(middle[int(i)], True) for i in picks)]
-
     if opts.final_epochs > 0:
-        fit(supernet, Batches(dataset, batch_size, info["options"]["augment"]), joint_plan, opts.final_epochs,
-            lr, wd, seed + 1_000, "joint training", opts.show_progress)
+        fit(supernet, Batches(dataset, batch_size, info["options"]["augment"]),
+            kept_sandwich(sorted(kept, key=cost)), opts.final_epochs, lr, wd, seed + 1_000, "joint training",
+            opts.show_progress)
     rows = []
     for config in kept:
         supernet.recalibrate_bn(config, calibration_batches(dataset, info["options"]["calib_samples"]))
@@ -153,7 +133,7 @@ def search(run_dir: str | Path, opts: SearchOptions) -> dict:
     info["method"] = "pss" if info["method"] in ("usnet", "pss") else info["method"]
     info["search"] = {
         "budgets": budgets, "unit": opts.unit, "cost_unit": unit, "full_cost": round(full, 5),
-        "threshold": opts.threshold, "finetunes": finetunes[0], "finetune_epochs": opts.finetune_epochs,
+        "threshold": opts.threshold, "finetunes": finetune.count, "finetune_epochs": opts.finetune_epochs,
         "final_epochs": opts.final_epochs, "rank_steps": opts.rank_steps, "val_fraction": fraction,
         "chain": [e.to_json() for e in chain.entries], "finetune_positions": chain.finetunes,
         "selected": [{"name": c.name, "budget": s.budget, "position": s.position} for c, s in zip(kept, selections)],
@@ -165,6 +145,37 @@ def search(run_dir: str | Path, opts: SearchOptions) -> dict:
     replace_run(run.path, info, supernet, kept)
     return info
 
+
+class FineTune:
+    """Brief fine-tuning of the supernet over the chain found so far (called by the progressive search):
+    the full network learns from the labels, the newest sub-net and two random chain members by distillation."""
+
+    def __init__(self, supernet, batches: Batches, epochs: int, lr: float, weight_decay: float, seed: int,
+                 show_progress: bool):
+        self.supernet, self.batches, self.epochs = supernet, batches, epochs
+        self.lr, self.weight_decay, self.seed, self.show_progress = lr, weight_decay, seed, show_progress
+        self.count = 0
+
+    def __call__(self, chain: list[SubnetConfig]) -> None:
+        self.count += 1
+
+        def plan(rng: np.random.Generator) -> list[Step]:
+            picks = rng.choice(len(chain), size=min(2, len(chain)), replace=False)
+            return [Step(chain[0], False), Step(chain[-1], True), *(Step(chain[int(i)], True) for i in picks)]
+
+        fit(self.supernet, self.batches, plan, self.epochs, self.lr, self.weight_decay, self.seed + self.count,
+            f"fine-tune {self.count}", self.show_progress)
+
+
+def kept_sandwich(by_cost: list[SubnetConfig]):
+    """Sandwich rule over the kept set (cheapest first): largest with labels, smallest and two others distilled."""
+    largest, smallest, middle = by_cost[-1], by_cost[:-1][:1], by_cost[1:-1]
+
+    def plan(rng: np.random.Generator) -> list[Step]:
+        picks = rng.choice(len(middle), size=min(2, len(middle)), replace=False) if middle else []
+        return [Step(largest, False), *(Step(c, True) for c in smallest), *(Step(middle[int(i)], True) for i in picks)]
+
+    return plan
 
 
 def train_pss(train_opts, search_opts: SearchOptions) -> tuple[Path, dict]:
