@@ -58,13 +58,17 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--model", default="resnet20")
     parser.add_argument("--out", default="bench/results/pss")
+    parser.add_argument("--no-singles", dest="singles", action="store_false",
+                        help="skip the individually-trained widths")
+    parser.add_argument("--merge", nargs="*", default=[], help="results.json files of other runs to report with")
+    parser.add_argument("--report-only", action="store_true", help="only print the report of --out (and --merge)")
     args = parser.parse_args()
     epochs_of = {k: int(v) for k, v in (p.split("=") for p in args.epochs.split(","))}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    for data in args.datasets.split(","):
+    for data in ([] if args.report_only else args.datasets.split(",")):
         epochs = epochs_of[data]
         final = max(1, round(epochs * args.final_fraction))
         for seed in (int(s) for s in args.seeds.split(",")):
@@ -88,7 +92,7 @@ def main() -> None:
                      "search": {k: pss["search"][k] for k in ("finetunes", "seconds")},
                      "chain": pss["search"]["chain"], "pss_seconds": round(pss_seconds, 1),
                      "usnet_seconds": round(usnet_seconds, 1)}
-            if seed == int(args.seeds.split(",")[0]):
+            if args.singles and seed == int(args.seeds.split(",")[0]):
                 entry["single"] = []
                 for width in WIDTHS:
                     _, info = train(TrainOptions(method="single", width=width, epochs=epochs,
@@ -98,7 +102,9 @@ def main() -> None:
             results[key] = entry
             results_path.write_text(json.dumps(results, indent=2))
             print(f"done {key}: pss {pss_seconds:.0f} s, usnet {usnet_seconds:.0f} s", flush=True)
-    report(results, out)
+    for other in args.merge:
+        results.update({k: v for k, v in json.loads(Path(other).read_text()).items() if k not in results})
+    report(dict(sorted(results.items())), out)
 
 
 def report(results: dict, out: Path) -> None:

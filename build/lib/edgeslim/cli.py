@@ -1,0 +1,257 @@
+"""The ``edgeslim`` command line: train, eval, models. User mistakes print one line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+from .errors import EdgeslimError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that answers a wrong option or choice with one line and the closest valid names."""
+
+    def error(self, message: str):
+        if message.startswith("unrecognized arguments:"):
+            words = message.split(":", 1)[1].split()
+            options = [o for o in self._option_string_actions if o.startswith("--")]
+            for word in words:
+                if word.startswith("-"):
+                    close = difflib.get_close_matches(word.split("=")[0], options, n=3, cutoff=0.5)
+                    hint = f"; did you mean {', '.join(close)}?" if close else ""
+                    message = f"unknown option {word}{hint} (see {self.prog} --help)"
+                    break
+        elif "invalid choice:" in message:
+            match = re.match(r"argument (\S+): invalid choice: '([^']*)' \(choose from (.*)\)", message)
+            if match:
+                what, bad, choices = match.groups()
+                valid = [c.strip(" '") for c in choices.split(",")]
+                close = difflib.get_close_matches(bad, valid, n=3, cutoff=0.4)
+                what = "command" if what == "command" else f"value for {what}"
+                message = (f"unknown {what} '{bad}'" + (f"; did you mean {', '.join(close)}?" if close else "")
+                           + f" (valid: {', '.join(valid)})")
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_train(sub) -> None:
+    from .train import TrainOptions
+
+    d = TrainOptions()
+    p = sub.add_parser("train", help="train a slimmable supernet", description="Train a width-slimmable supernet.")
+    p.add_argument("--model", default=d.model, help="resnet20 | resnet18 | mobilenetv2 (default %(default)s)")
+    p.add_argument("--data", default=d.data,
+                   help="digits | mnist5k | npz:PATH | cifar10:DIR | imagefolder:DIR (default %(default)s)")
+    p.add_argument("--method", default=d.method, help="usnet (sandwich rule + in-place distillation) | pss "
+                   "(usnet, then progressive sub-net search and joint training of the kept sub-nets) | single "
+                   "(one width alone, the individually-trained reference) (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--out", default=d.out, help="run directory (default %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--num-random", type=int, default=d.num_random, help="random widths per step (sandwich rule)")
+    p.add_argument("--min-width", type=float, default=d.min_width, help="smallest width trained")
+    p.add_argument("--widths", default=d.widths, help="widths to ship, recalibrate and report")
+    p.add_argument("--configs", help="JSON list of extra (non-uniform) configurations to ship")
+    p.add_argument("--width", type=float, default=d.width, help="the width trained by --method single")
+    p.add_argument("--granularity", type=int, default=d.granularity, help="channel step of a group (default 8)")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction,
+                   help="hold out this share of the training split (the search measures sub-nets on it)")
+    p.add_argument("--calib-samples", type=int, default=d.calib_samples, help="images for BN recalibration")
+    p.add_argument("--no-augment", dest="augment", action="store_false", help="no random translation")
+    p.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
+    p.add_argument("--resume", action="store_true", help="continue the unfinished run in OUT.partial")
+    p.add_argument("--force", action="store_true", help="replace an existing run directory")
+    _add_search_options(p, for_train=True)
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+
+def _add_search_options(p, for_train: bool) -> None:
+    from .search import SearchOptions
+
+    d = SearchOptions()
+    extra = " (with --method pss)" if for_train else ""
+    p.add_argument("--budgets", default=d.budgets, help=f"cost budgets of the shipped sub-nets{extra}")
+    p.add_argument("--unit", default=d.unit, choices=["fraction", "mflops", "ms"],
+                   help="budgets as fractions of the full model's cost, MFLOPs, or milliseconds")
+    p.add_argument("--latency-table", help="per-layer latency table (JSON) measured on the target device")
+    p.add_argument("--threshold", type=float, default=d.threshold,
+                   help="fine-tune when held-out top-1 falls by more than this many points (default %(default)s)")
+    p.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs)
+    p.add_argument("--final-epochs", type=int, default=d.final_epochs,
+                   help="joint training of the kept sub-nets" + (", part of --epochs" if for_train else ""))
+    p.add_argument("--rank-steps", type=int, default=d.rank_steps, help="steps of noise-ranking training")
+
+
+def _add_search(sub) -> None:
+    p = sub.add_parser("search", help="progressive sub-net search on a trained run",
+                       description="Find non-uniform sub-nets for cost budgets, jointly train them, and make them "
+                                   "the run's shipped configurations.")
+    p.add_argument("run", help="run directory written by edgeslim train")
+    _add_search_options(p, for_train=False)
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+
+def _add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="width / MFLOPs / params / top-1 table of a run",
+                       description="Evaluate every shipped configuration of a run (and any extra widths).")
+    p.add_argument("run", help="run directory written by edgeslim train")
+    p.add_argument("--data", help="dataset to evaluate on (default: the run's own test split)")
+    p.add_argument("--widths", help="extra uniform widths to evaluate (BN recalibrated on the fly), e.g. 0.3,0.6")
+    p.add_argument("--configs", help="JSON list of extra configurations to evaluate (BN recalibrated on the fly)")
+    p.add_argument("--plot", help="write an accuracy-vs-MFLOPs plot to this PNG file")
+    p.add_argument("--json", action="store_true", help="print the table as JSON on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(prog="edgeslim", description="Slimmable networks for run-time dynamic inference on edge devices.")
+    parser.add_argument("--version", action="version", version=f"edgeslim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_train(sub)
+    _add_search(sub)
+    _add_eval(sub)
+    sub.add_parser("models", help="list built-in models and datasets")
+    parser.commands = sub.choices
+    return parser
+
+
+def _print_table(rows: list[dict], title: str) -> None:
+    from rich.table import Table
+
+    from .console import console
+
+    table = Table(title=title)
+    for col in ("config", "MFLOPs", "params", "top-1 %", "channels (first groups)"):
+        table.add_column(col, justify="left" if col.startswith(("config", "channels")) else "right")
+    for r in rows:
+        channels = list(r["channels"].values())
+        shown = ",".join(map(str, channels[:6])) + (",…" if len(channels) > 6 else "")
+        table.add_row(r["name"], f"{r['mflops']:.3f}", f"{r['params']:,}", f"{r['top1']:.2f}", shown)
+    console.print(table)
+
+
+def _search_options(args):
+    from .search import SearchOptions
+
+    return SearchOptions(**{k: v for k, v in vars(args).items() if k in SearchOptions.__dataclass_fields__},
+                         show_progress=not args.json)
+
+
+def _report(run_dir: Path, info: dict, args, started: float) -> None:
+    """The run's shipped configurations: a table and a success line, or JSON."""
+    from .console import success
+
+    if args.json:
+        keys = ("configs", "train_seconds", "world_size", "replica_max_abs_diff", "search")
+        print(json.dumps({"run": str(run_dir), **{k: info[k] for k in keys if k in info}}, indent=2))
+        return
+    rows = [{**c, **c["meta"]} for c in info["configs"]]
+    _print_table(rows, f"{info['model']} · {info['method']} · {info['dataset']}")
+    if "search" in info:
+        s = info["search"]
+        print(f"search: {len(s['chain'])} nested sub-nets, {s['finetunes']} fine-tunes, "
+              f"{s['seconds']['total']:.0f} s", file=sys.stderr)
+    success("run", run_dir, time.time() - started)
+
+
+def cmd_train(args) -> int:
+    from .train import TrainOptions, train
+
+    options = TrainOptions(**{k: v for k, v in vars(args).items() if k in TrainOptions.__dataclass_fields__})
+    options.show_progress = not args.json
+    started = time.time()
+    if options.method == "pss":
+        from .search.pipeline import train_pss
+
+        run_dir, info = train_pss(options, _search_options(args))
+    else:
+        run_dir, info = train(options)
+    if info.get("status") == "complete":  # not a helper process of a multi-process run
+        _report(run_dir, info, args, started)
+    return 0
+
+
+def cmd_search(args) -> int:
+    from .search import search
+
+    started = time.time()
+    info = search(args.run, _search_options(args))
+    _report(Path(args.run), info, args, started)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .console import success
+    from .data import load_dataset
+    from .evaluate import calibration_batches, describe
+    from .plot import plot_accuracy
+    from .runs import load_run
+    from .subnets import load_configs
+
+    run = load_run(args.run)
+    dataset = load_dataset(args.data or run.info["data"], run.info["options"]["seed"])
+    if dataset.input_shape != tuple(run.info["input_shape"]) or dataset.num_classes != run.info["num_classes"]:
+        raise EdgeslimError(f"--data {args.data}: {dataset.input_shape} inputs and {dataset.num_classes} classes, "
+                            f"but the run expects {tuple(run.info['input_shape'])} and {run.info['num_classes']}")
+    space = run.supernet.space
+    extra = (space.parse_widths(args.widths) if args.widths else []) + (
+        load_configs(args.configs, space) if args.configs else [])
+    for config in extra:
+        if config.key() not in run.supernet.bn_stats:
+            run.supernet.recalibrate_bn(config, calibration_batches(dataset, run.info["options"]["calib_samples"]))
+    configs = run.configs + extra
+    rows = [describe(run.supernet, c, dataset) for c in configs]
+    if args.plot:
+        started = time.time()
+        curves = {run.info["method"]: rows}
+        if run.info.get("before_search"):  # the uniform widths as measured before the search changed the weights
+            curves["uniform widths, before search"] = [{"name": c["name"], **c["meta"]}
+                                                       for c in run.info["before_search"]]
+        path = plot_accuracy(curves, Path(args.plot), f"{run.info['model']} on {dataset.name}: accuracy vs MFLOPs")
+    if args.json:
+        print(json.dumps({"run": str(run.path), "model": run.info["model"], "method": run.info["method"],
+                          "dataset": dataset.name, "configs": rows}, indent=2))
+    else:
+        _print_table(rows, f"{run.info['model']} · {run.info['method']} · {dataset.name} (test split)")
+    if args.plot:
+        success("plot", path, time.time() - started)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from .data import DATASETS
+    from .models import MODELS
+
+    print("models:   " + ", ".join(MODELS))
+    print("datasets: " + ", ".join(k + (":PATH" if k in ("npz", "cifar10", "imagefolder") else "") for k in DATASETS))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "search": cmd_search, "eval": cmd_eval, "models": cmd_models}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # let the subcommand's parser, which knows its options, suggest the closest one
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return COMMANDS[args.command](args)
+    except EdgeslimError as exc:
+        print(f"edgeslim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"edgeslim {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

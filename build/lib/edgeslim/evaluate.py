@@ -1,0 +1,43 @@
+"""Accuracy and cost of sub-nets: top-1 on a test split, MFLOPs, parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from .data import Dataset
+from .nn import Supernet, count_cost
+from .subnets import SubnetConfig
+
+
+@torch.no_grad()
+def top1(supernet: Supernet, config: SubnetConfig, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> float:
+    """Top-1 accuracy (%) of ``config`` on normalized images ``x`` (eval mode, the config's BN statistics)."""
+    supernet.set_config(config)
+    was_training = supernet.training
+    supernet.eval()
+    device = next(supernet.parameters()).device
+    correct = 0
+    for i in range(0, len(x), batch_size):
+        logits = supernet(torch.from_numpy(x[i:i + batch_size]).to(device))
+        correct += int((logits.argmax(1).cpu() == torch.from_numpy(y[i:i + batch_size])).sum())
+    supernet.train(was_training)
+    return 100.0 * correct / max(1, len(x))
+
+
+def calibration_batches(dataset: Dataset, samples: int, batch_size: int = 256,
+                        device: str | torch.device = "cpu") -> Iterator[torch.Tensor]:
+    """Normalized training images (the first ``samples``, fixed order) for BN recalibration."""
+    x = dataset.normalize(dataset.x_train[:samples])
+    for i in range(0, len(x), batch_size):
+        yield torch.from_numpy(x[i:i + batch_size]).to(device)
+
+
+def describe(supernet: Supernet, config: SubnetConfig, dataset: Dataset) -> dict:
+    """One row of the width table: name, channels per group, MFLOPs, params, top-1 on the test split."""
+    cost = count_cost(supernet, config)
+    accuracy = top1(supernet, config, dataset.normalize(dataset.x_test), dataset.y_test)
+    return {"name": config.name, "channels": dict(config.channels), "mflops": round(cost.mflops, 4),
+            "params": cost.params, "top1": round(accuracy, 2)}

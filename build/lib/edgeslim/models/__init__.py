@@ -1,0 +1,26 @@
+"""Built-in models: ordinary definitions made slimmable by ``slimify``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from ..errors import unknown_name
+from ..nn import Supernet, slimify
+from .mobilenetv2 import mobilenetv2
+from .resnet import resnet18, resnet20
+
+MODELS: dict[str, Callable[[int, int, int], nn.Module]] = {
+    "resnet20": resnet20,
+    "resnet18": resnet18,
+    "mobilenetv2": mobilenetv2,
+}
+
+
+def build_supernet(name: str, input_shape: tuple[int, int, int], num_classes: int, granularity: int = 8) -> Supernet:
+    """The slimmable ``name`` model for inputs of ``input_shape`` (C, H, W) and ``num_classes`` classes."""
+    if name not in MODELS:
+        raise unknown_name("model", name, MODELS)
+    model = MODELS[name](input_shape[0], num_classes, max(input_shape[1:]))
+    return slimify(model, input_shape, granularity)

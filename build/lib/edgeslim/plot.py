@@ -1,0 +1,32 @@
+"""Accuracy-vs-MFLOPs plots (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def plot_accuracy(curves: dict[str, list[dict]], path: Path, title: str) -> Path:
+    """One line per method: rows with ``mflops`` and ``top1`` (and optional ``name`` labels)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, rows in curves.items():
+        rows = sorted(rows, key=lambda r: r["mflops"])
+        ax.plot([r["mflops"] for r in rows], [r["top1"] for r in rows], marker="o", label=label)
+        if len(curves) == 1:
+            for r in rows:
+                ax.annotate(r.get("name", ""), (r["mflops"], r["top1"]), textcoords="offset points", xytext=(4, -10),
+                            fontsize=8)
+    ax.set_xlabel("MFLOPs (multiply-accumulates, millions)")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,62 @@
+"""What a sub-net costs for the search: MFLOPs, or milliseconds from a device latency table.
+
+Latency table (JSON), per layer, a linear model fitted on the device:
+``{"format": "edgeslim-latency/1", "device": "...", "layers": {"<layer>": {"fixed_ms": a, "ms_per_mmac": b}}}``;
+a sub-net's latency is the sum over its layers of ``fixed_ms + ms_per_mmac * MMACs(layer at its widths)``.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from pathlib import Path
+from collections.abc import Callable
+
+from ..errors import EdgeslimError
+from ..jsonfile import read_json
+from ..nn import Supernet, count_cost
+from ..nn.ops import SlimConv2d, SlimLinear
+from ..subnets import SubnetConfig
+
+CostFn = Callable[[SubnetConfig], float]
+LATENCY_FORMAT = "edgeslim-latency/1"
+
+
+def mflops_cost(supernet: Supernet) -> CostFn:
+    return lambda config: count_cost(supernet, config).mflops
+
+
+def layer_mmacs(supernet: Supernet, config: SubnetConfig) -> dict[str, float]:
+    """Millions of MACs of every conv and linear layer at ``config``."""
+    shapes = supernet.layer_shapes(config)
+    macs = {}
+    for name, module in supernet.slim_modules():
+        (in_shape, out_shape) = shapes[name]
+        if isinstance(module, SlimConv2d):
+            per_out = (1 if module.depthwise else in_shape[1]) * prod(module.kernel_size)
+            macs[name] = out_shape[1] * per_out * prod(out_shape[2:]) / 1e6
+        elif isinstance(module, SlimLinear):
+            macs[name] = in_shape[-1] * out_shape[-1] / 1e6
+    return macs
+
+
+def load_latency_table(path: str | Path, supernet: Supernet) -> CostFn:
+    """A cost function in milliseconds from a per-layer latency table; every conv/linear layer must be in it."""
+    table = read_json(path, dict, f'an edgeslim latency table {{"format": "{LATENCY_FORMAT}", "layers": {{...}}}}')
+    if table.get("format") != LATENCY_FORMAT or not isinstance(table.get("layers"), dict):
+        raise EdgeslimError(f"{path}: not an edgeslim latency table (expected "
+                            f'{{"format": "{LATENCY_FORMAT}", "layers": {{...}}}})')
+    layers = table["layers"]
+    needed = list(layer_mmacs(supernet, supernet.space.largest()))
+    missing = [n for n in needed if n not in layers]
+    if missing:
+        raise EdgeslimError(f"{path}: no entry for layer(s) {', '.join(missing[:5])}"
+                            f"{' …' if len(missing) > 5 else ''}; the table was measured for another model")
+    try:
+        model = {n: (float(layers[n]["fixed_ms"]), float(layers[n]["ms_per_mmac"])) for n in needed}
+    except (KeyError, TypeError, ValueError):
+        raise EdgeslimError(f"{path}: every layer needs numeric 'fixed_ms' and 'ms_per_mmac'") from None
+
+    def latency(config: SubnetConfig) -> float:
+        return sum(model[n][0] + model[n][1] * m for n, m in layer_mmacs(supernet, config).items())
+
+    return latency

@@ -1,0 +1,194 @@
+"""The progressive sub-net search (PSS) end to end, on a trained run, and ``train --method pss``.
+
+After "A Progressive Sub-Network Searching Framework for Dynamic Inference" (Yang, He, Cao, Fan). The paper's
+code is not public; the open details are decided here and documented in each step's module:
+1. trainable noise ranking and channel reordering (``ranking``),
+2. search in blocks of ``granularity`` channels per channel group,
+3. progressive non-uniform shrinking scored by held-out loss per unit of cost (``progressive``),
+4. brief fine-tuning over the chain so far when held-out top-1 falls by more than ``threshold`` points,
+5. re-selection of one Pareto-optimal sub-net per budget (``reselect``), then joint training of the kept
+   sub-nets (sandwich rule over the kept set + in-place distillation) and BN recalibration per kept sub-net.
+The held-out split is carved from the training split (never the test split); the final training uses the
+whole training split.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..console import console
+from ..data import load_dataset
+from ..errors import EdgeslimError
+from ..evaluate import calibration_batches, describe
+from ..runs import load_run, replace_run
+from ..subnets import SubnetConfig
+from ..train.methods import Step
+from ..train.steps import Batches, fit
+from .costs import load_latency_table, mflops_cost
+from .progressive import HeldOut, progressive_search
+from .ranking import rank_blocks
+from .reselect import pareto_front, reselect
+
+UNITS = ("fraction", "mflops", "ms")
+
+
+@dataclass
+class SearchOptions:
+    budgets: str = "0.25,0.5,0.75,1.0"
+    unit: str = "fraction"
+    latency_table: str | None = None
+    threshold: float = 1.0
+    finetune_epochs: int = 1
+    final_epochs: int = 10
+    rank_steps: int = 150
+    holdout_fraction: float = 0.15
+    show_progress: bool = True
+
+    def parse_budgets(self) -> list[float]:
+        if self.unit not in UNITS:
+            raise EdgeslimError(f"--unit '{self.unit}' is unknown; use one of {', '.join(UNITS)}")
+        if self.unit == "ms" and not self.latency_table:
+            raise EdgeslimError("--unit ms needs --latency-table FILE (a per-layer table measured on the device)")
+        try:
+            budgets = sorted(float(b) for b in self.budgets.split(","))
+        except ValueError:
+            raise EdgeslimError(f"--budgets '{self.budgets}': use numbers, e.g. 0.25,0.5,0.75,1.0") from None
+        if not budgets or budgets[0] <= 0 or (self.unit == "fraction" and budgets[-1] > 1):
+            raise EdgeslimError(f"--budgets '{self.budgets}': fractions must be in (0, 1]")
+        return budgets
+
+
+def _name(budget: float, unit: str) -> str:
+    return {"fraction": f"p{round(budget * 100):03d}", "mflops": f"p{budget:g}M", "ms": f"p{budget:g}ms"}[unit]
+
+
+def search(run_dir: str | Path, opts: SearchOptions) -> dict:
+    """Search, re-select and jointly train sub-nets of a trained run; rewrite the run with them. Returns run.json."""
+    started = time.time()
+    budgets = opts.parse_budgets()
+    run = load_run(run_dir)
+    info, supernet = run.info, run.supernet
+    seed = info["options"]["seed"]
+    dataset = load_dataset(info["data"], seed)
+    fraction = info["options"].get("val_fraction") or opts.holdout_fraction
+    x_train, y_train, x_val, y_val = dataset.holdout(fraction, seed)
+    if not info["options"].get("val_fraction"):
+        console.print(f"note: {run.path} was trained on its whole training split; the search's held-out "
+                      f"split ({fraction:.0%}) was seen in training")
+    batch_size, lr, wd = info["options"]["batch_size"], info["options"]["lr"], info["options"]["weight_decay"]
+    search_batches = Batches(dataset, batch_size, info["options"]["augment"], x_train, y_train)
+    cost = load_latency_table(opts.latency_table, supernet) if opts.latency_table else mflops_cost(supernet)
+    full = cost(supernet.space.largest())
+    absolute = [b * full if opts.unit == "fraction" else b for b in budgets]
+    unit = "ms" if opts.latency_table else "mflops"
+    smallest = SubnetConfig("smallest", {g.name: g.choices()[0] for g in supernet.space.groups})
+    if min(absolute) < cost(smallest):
+        raise EdgeslimError(f"budget {min(budgets):g} is below the smallest sub-net of this model "
+                            f"({cost(smallest):.4g} {unit}); raise it or lower --granularity and retrain")
+
+    # 1. noise ranking, reorder channels most-important-first
+    rank_started = time.time()
+    supernet.recalibrate_bn(supernet.space.largest(), calibration_batches(dataset, 1024))
+    if opts.rank_steps > 0:  # 0 skips the ranking (an ablation: keep US-Nets' own channel order)
+        supernet.permute_channels(rank_blocks(supernet, search_batches, opts.rank_steps, seed=seed,
+                                              show_progress=opts.show_progress))
+    rank_seconds = time.time() - rank_started
+
+    # 2-4. progressive shrinking with fine-tuning threshold
+    calib = [torch.from_numpy(dataset.normalize(x_train[i:i + 256])) for i in range(0, 512, 256)]
+    held_out = HeldOut(supernet, calib, dataset.normalize(x_val), y_val)
+    finetune = FineTune(supernet, search_batches, opts.finetune_epochs, lr * 0.1, wd, seed, opts.show_progress)
+    chain_started = time.time()
+    chain = progressive_search(supernet, held_out, cost, min(absolute), opts.threshold, finetune,
+                               opts.show_progress)
+    for entry in chain.entries:  # fine-tunes changed the weights: compare all sub-nets on the final supernet
+        entry.val_top1, entry.val_loss = held_out(entry.config)
+    chain_seconds = time.time() - chain_started
+
+    # 5. re-selection, joint training of the kept sub-nets, BN recalibration per kept sub-net
+    selections = reselect(chain.entries, absolute)
+    asked = dict(zip(absolute, budgets))
+    kept = [SubnetConfig(_name(asked[s.budget], opts.unit), dict(s.entry.config.channels)) for s in selections]
+    final_started = time.time()
+    if opts.final_epochs > 0:
+        fit(supernet, Batches(dataset, batch_size, info["options"]["augment"]),
+            kept_sandwich(sorted(kept, key=cost)), opts.final_epochs, lr, wd, seed + 1_000, "joint training",
+            opts.show_progress)
+    rows = []
+    for config in kept:
+        supernet.recalibrate_bn(config, calibration_batches(dataset, info["options"]["calib_samples"]))
+        rows.append(describe(supernet, config, dataset))
+    final_seconds = time.time() - final_started
+
+    info["before_search"] = info.get("before_search") or info["configs"]
+    info["configs"] = [SubnetConfig(r["name"], r["channels"], {"mflops": r["mflops"], "params": r["params"],
+                                                               "top1": r["top1"], **({"latency_ms": round(
+                                                                   cost(c), 4)} if unit == "ms" else {})}).to_json()
+                       for r, c in zip(rows, kept)]
+    info["method"] = "pss" if info["method"] in ("usnet", "pss") else info["method"]
+    info["search"] = {
+        "budgets": budgets, "unit": opts.unit, "cost_unit": unit, "full_cost": round(full, 5),
+        "threshold": opts.threshold, "finetunes": finetune.count, "finetune_epochs": opts.finetune_epochs,
+        "final_epochs": opts.final_epochs, "rank_steps": opts.rank_steps, "val_fraction": fraction,
+        "chain": [e.to_json() for e in chain.entries], "finetune_positions": chain.finetunes,
+        "selected": [{"name": c.name, "budget": s.budget, "position": s.position} for c, s in zip(kept, selections)],
+        "pareto_front": sorted(pareto_front(chain.entries)),
+        "seconds": {"rank": round(rank_seconds, 1), "chain": round(chain_seconds, 1),
+                    "final": round(final_seconds, 1), "total": round(time.time() - started, 1)},
+    }
+    supernet.cpu()
+    replace_run(run.path, info, supernet, kept)
+    return info
+
+
+class FineTune:
+    """Brief fine-tuning of the supernet over the chain found so far (called by the progressive search):
+    the full network learns from the labels, the newest sub-net and two random chain members by distillation."""
+
+    def __init__(self, supernet, batches: Batches, epochs: int, lr: float, weight_decay: float, seed: int,
+                 show_progress: bool):
+        self.supernet, self.batches, self.epochs = supernet, batches, epochs
+        self.lr, self.weight_decay, self.seed, self.show_progress = lr, weight_decay, seed, show_progress
+        self.count = 0
+
+    def __call__(self, chain: list[SubnetConfig]) -> None:
+        self.count += 1
+
+        def plan(rng: np.random.Generator) -> list[Step]:
+            picks = rng.choice(len(chain), size=min(2, len(chain)), replace=False)
+            return [Step(chain[0], False), Step(chain[-1], True), *(Step(chain[int(i)], True) for i in picks)]
+
+        fit(self.supernet, self.batches, plan, self.epochs, self.lr, self.weight_decay, self.seed + self.count,
+            f"fine-tune {self.count}", self.show_progress)
+
+
+def kept_sandwich(by_cost: list[SubnetConfig]):
+    """Sandwich rule over the kept set (cheapest first): largest with labels, smallest and two others distilled."""
+    largest, smallest, middle = by_cost[-1], by_cost[:-1][:1], by_cost[1:-1]
+
+    def plan(rng: np.random.Generator) -> list[Step]:
+        picks = rng.choice(len(middle), size=min(2, len(middle)), replace=False) if middle else []
+        return [Step(largest, False), *(Step(c, True) for c in smallest), *(Step(middle[int(i)], True) for i in picks)]
+
+    return plan
+
+
+def train_pss(train_opts, search_opts: SearchOptions) -> tuple[Path, dict]:
+    """``train --method pss``: train a US-Nets supernet on all but a held-out split, then search and jointly
+    train the kept sub-nets. ``train_opts.epochs`` is the total: ``final_epochs`` of them go to the joint
+    training (fine-tunes during the search come on top and are reported)."""
+    from ..train import train
+
+    supernet_epochs = train_opts.epochs - search_opts.final_epochs
+    if supernet_epochs < 1:
+        raise EdgeslimError(f"--epochs {train_opts.epochs} leaves no supernet training before "
+                            f"--final-epochs {search_opts.final_epochs}; raise --epochs or lower --final-epochs")
+    supernet_opts = replace(train_opts, method="usnet", epochs=supernet_epochs,
+                            val_fraction=train_opts.val_fraction or search_opts.holdout_fraction)
+    run_dir, _ = train(supernet_opts)
+    return run_dir, search(run_dir, search_opts)

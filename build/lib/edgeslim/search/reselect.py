@@ -1,0 +1,49 @@
+"""Sub-net re-selection (step 5 of the search): one sub-net per budget, Pareto-optimal where possible, spaced.
+
+For each budget (ascending), the candidates are the chain's sub-nets that fit it (cost ≤ budget), not taken by
+a smaller budget, within the budget's ``window`` (cost in [budget·(1−window), budget]; the nearest one below
+when none is that close). Among them the ones on the chain's accuracy–cost Pareto front are preferred, and the
+best held-out top-1 wins (ties: the costlier) — so a neighbour replaces the sub-net nearest the budget when it
+is better. Every budget keeps its own sub-net: a budget is never silently dropped, and the kept set stays
+spread over the cost range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import EdgeslimError
+from .progressive import ChainEntry
+
+
+@dataclass
+class Selection:
+    budget: float
+    entry: ChainEntry
+    position: int
+
+
+def pareto_front(entries: list[ChainEntry]) -> set[int]:
+    """Positions of the entries that no cheaper-or-equal entry beats on held-out top-1."""
+    return {i for i, e in enumerate(entries)
+            if not any(o.cost <= e.cost and o.val_top1 > e.val_top1 for o in entries)}
+
+
+def reselect(entries: list[ChainEntry], budgets: list[float], window: float = 0.1) -> list[Selection]:
+    """One distinct chain entry per budget, in ascending budget order."""
+    front = pareto_front(entries)
+    chosen: list[Selection] = []
+    taken: set[int] = set()
+    for budget in sorted(budgets):
+        fitting = [(i, e) for i, e in enumerate(entries) if e.cost <= budget * (1 + 1e-9) and i not in taken]
+        if not fitting:
+            raise EdgeslimError(f"budget {budget:.4g} is below the smallest free sub-net the search reached "
+                                f"({min(e.cost for e in entries):.4g}); raise the budget, space the budgets "
+                                "further or lower --granularity")
+        nearby = [(i, e) for i, e in fitting if e.cost >= budget * (1 - window)] or [
+            max(fitting, key=lambda ie: ie[1].cost)]
+        pool = [(i, e) for i, e in nearby if i in front] or nearby
+        position, entry = max(pool, key=lambda ie: (ie[1].val_top1, ie[1].cost))
+        taken.add(position)
+        chosen.append(Selection(budget, entry, position))
+    return chosen
