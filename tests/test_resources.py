@@ -26,7 +26,8 @@ def test_an_installed_wheel_finds_its_data_folders(tmp_path):
     pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
     subprocess.run([*pip, "wheel", "--no-deps", "-w", str(wheels), str(ROOT)], check=True, capture_output=True)
     wheel = next(wheels.glob("edgeslim-*.whl"))
-    subprocess.run([*pip, "install", "--no-deps", "--prefix", str(prefix), str(wheel)], check=True, capture_output=True)
+    subprocess.run([*pip, "install", "--no-deps", "--ignore-installed", "--prefix", str(prefix), str(wheel)],
+                   check=True, capture_output=True)  # --ignore-installed: leave this environment's edgeslim alone
     site = next(prefix.glob("lib/python*/site-packages"))
     code = ("import edgeslim, edgeslim.resources as r; "
             "print(edgeslim.__file__); print(r.data_dir('targets')); print(r.data_dir('calibration'))")

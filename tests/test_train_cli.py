@@ -121,3 +121,10 @@ def test_non_uniform_configurations_ship_with_their_own_bn_statistics(tmp_path):
     assert result.returncode == 2 and "group 'stem.0' has 10 channels; use a multiple of 4" in result.stderr
     result = run_cli("train", "--device", "gpu")
     assert result.returncode == 2 and "unknown value for --device 'gpu'" in result.stderr
+
+
+def test_models_lists_what_train_accepts():
+    listing = json.loads(run_cli("models", "--json").stdout)
+    assert listing["models"] == ["resnet20", "resnet18", "mobilenetv2"]
+    assert "npz:PATH" in listing["datasets"] and "digits" in listing["datasets"]
+    assert listing["methods"] == ["usnet", "single", "pss"]

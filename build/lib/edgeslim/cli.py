@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_search(sub)
     _add_eval(sub)
-    sub.add_parser("models", help="list built-in models and datasets")
+    models = sub.add_parser("models", help="list built-in models, datasets and training methods")
+    models.add_argument("--json", action="store_true", help="print the lists as JSON on stdout")
     parser.commands = sub.choices
     return parser
 
@@ -228,10 +229,17 @@ def cmd_eval(args) -> int:
 
 def cmd_models(args) -> int:
     from .data import DATASETS
+    from .data.loaders import NEEDS_PATH
     from .models import MODELS
+    from .train import METHODS
 
-    print("models:   " + ", ".join(MODELS))
-    print("datasets: " + ", ".join(k + (":PATH" if k in ("npz", "cifar10", "imagefolder") else "") for k in DATASETS))
+    lists = {"models": list(MODELS), "datasets": [k + (":PATH" if k in NEEDS_PATH else "") for k in DATASETS],
+             "methods": [*METHODS, "pss"]}
+    if args.json:
+        print(json.dumps(lists, indent=2))
+    else:
+        for kind, names in lists.items():
+            print(f"{kind + ':':10}{', '.join(names)}")
     return 0
 
 

@@ -170,15 +170,15 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "cifar10": load_cifar10,
     "imagefolder": load_imagefolder,
 }
-_NEEDS_PATH = {"npz", "cifar10", "imagefolder"}
+NEEDS_PATH = {"npz", "cifar10", "imagefolder"}
 
 
 def load_dataset(spec: str, seed: int = 0) -> Dataset:
     """Load ``spec``: a built-in name (``digits``, ``mnist5k``) or ``KIND:PATH`` (npz, cifar10, imagefolder)."""
     kind, sep, path = spec.partition(":")
     if kind not in DATASETS:
-        raise unknown_name("dataset", kind, [*(k + ":PATH" if k in _NEEDS_PATH else k for k in DATASETS)])
-    if kind in _NEEDS_PATH:
+        raise unknown_name("dataset", kind, [*(k + ":PATH" if k in NEEDS_PATH else k for k in DATASETS)])
+    if kind in NEEDS_PATH:
         if not path:
             raise EdgeslimError(f"dataset '{kind}' needs a path: --data {kind}:PATH")
         return DATASETS[kind](path, seed)
