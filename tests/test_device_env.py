@@ -11,7 +11,8 @@ import pytest
 
 from conftest import ROOT
 
-DEVICE_MODULES = ["edgeslim", "edgeslim.subnets", "edgeslim.errors", "edgeslim.jsonfile", "edgeslim.resources"]
+DEVICE_MODULES = ["edgeslim", "edgeslim.subnets", "edgeslim.errors", "edgeslim.jsonfile", "edgeslim.resources",
+                  "edgeslim.telemetry", "edgeslim.controller"]
 
 CHECK = """
 import json, sys
@@ -25,6 +26,12 @@ try:
     raise SystemExit("invalid configuration accepted")
 except Exception as exc:
     error = str(exc)
+from edgeslim.controller import Policy, WidthController
+from edgeslim.telemetry import CsvPowerMeter, Reading
+meter = CsvPowerMeter("loop://")
+meter.port().write(b"5.0,400,2000\\n")
+hot = WidthController([1.0, 2.0], Policy(), telemetry=lambda: Reading(temperature_c=90.0))
+assert meter.read() == Reading(power_w=2.0) and hot.step(1.0) == 0
 print(json.dumps({{"torch": "torch" in sys.modules, "numpy": numpy.__version__, "key": config.key(),
                   "error": error, "interpreter": tfl.Interpreter.__name__}}))
 """
