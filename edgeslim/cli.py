@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     models = sub.add_parser("models", help="list built-in models, datasets and training methods")
     models.add_argument("--json", action="store_true", help="print the lists as JSON on stdout")
+    targets = sub.add_parser("targets", help="list the device target profiles")
+    targets.add_argument("--json", action="store_true", help="print the profiles as JSON on stdout")
     parser.commands = sub.choices
     return parser
 
@@ -243,7 +245,32 @@ def cmd_models(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "search": cmd_search, "eval": cmd_eval, "models": cmd_models}
+def cmd_targets(args) -> int:
+    from dataclasses import asdict
+
+    from .targets import load_target, target_files
+
+    targets = [load_target(name) for name in target_files()]
+    if args.json:
+        print(json.dumps([{**asdict(t), "path": str(t.path)} for t in targets], indent=2))
+        return 0
+    from rich.table import Table
+
+    from .console import console
+
+    table = Table(title="device targets")
+    for col in ("target", "backends", "precision", "threads", "telemetry"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("description")
+    for t in targets:
+        table.add_row(t.name, ",".join(t.backends), t.precision, str(t.threads),
+                      ",".join(s["source"] for s in t.telemetry) or "-", t.description)
+    console.print(table)
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "search": cmd_search, "eval": cmd_eval, "models": cmd_models,
+            "targets": cmd_targets}
 
 
 def main(argv: list[str] | None = None) -> int:
