@@ -260,11 +260,10 @@ def cmd_targets(args) -> int:
 
     table = Table(title="device targets")
     for col in ("target", "backends", "precision", "threads", "telemetry"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("description")
+        table.add_column(col, no_wrap=col == "target")
     for t in targets:
-        table.add_row(t.name, ",".join(t.backends), t.precision, str(t.threads),
-                      ",".join(s["source"] for s in t.telemetry) or "-", t.description)
+        table.add_row(t.name, ", ".join(t.backends), t.precision, str(t.threads),
+                      ", ".join(s["source"] for s in t.telemetry) or "-")
     console.print(table)
     return 0
 
