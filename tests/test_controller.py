@@ -90,3 +90,18 @@ def test_policy_from_json_and_bad_costs():
         assert "increasing" in str(exc)
     else:
         raise AssertionError("decreasing costs accepted")
+
+
+def test_shipped_traces_drive_the_controller_caps():
+    from edgeslim.resources import data_dir
+    from edgeslim.telemetry import Replay
+
+    clock = Clock()
+    for name, expect in (("trace-throttling-ramp.csv", "thermal"), ("trace-battery-drain.csv", "battery")):
+        replay = Replay(data_dir("calibration") / name, clock=clock)
+        clock.now = replay.start
+        controller = WidthController(COSTS, Policy(), telemetry=replay.read, clock=clock)
+        rungs = run(controller, clock, lambda r: 1.0, 600, dt=1.0)
+        assert rungs[0] == 3 and min(rungs) == 0, (name, sorted(set(rungs)))
+        if expect == "thermal":
+            assert rungs[-1] > 0  # cooled down: the caps are lifted again
