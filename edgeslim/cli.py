@@ -84,8 +84,9 @@ def _add_search_options(p, for_train: bool) -> None:
     p.add_argument("--threshold", type=float, default=d.threshold,
                    help="fine-tune when held-out top-1 falls by more than this many points (default %(default)s)")
     p.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs)
-    p.add_argument("--final-epochs", type=int, default=d.final_epochs,
-                   help="joint training of the kept sub-nets" + (", part of --epochs" if for_train else ""))
+    p.add_argument("--final-epochs", type=int, default=None if for_train else d.final_epochs,
+                   help="epochs of joint training of the kept sub-nets "
+                        + ("(part of --epochs; default 40%% of it)" if for_train else "(default %(default)s)"))
     p.add_argument("--rank-steps", type=int, default=d.rank_steps, help="steps of noise-ranking training")
 
 
@@ -174,6 +175,8 @@ def cmd_train(args) -> int:
     if options.method == "pss":
         from .search.pipeline import train_pss
 
+        if args.final_epochs is None:
+            args.final_epochs = max(1, round(0.4 * options.epochs))
         run_dir, info = train_pss(options, _search_options(args))
     else:
         run_dir, info = train(options)

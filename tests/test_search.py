@@ -159,3 +159,22 @@ def test_train_method_pss_runs_all_stages(tmp_path):
     assert info["method"] == "pss" and info["options"]["val_fraction"] == 0.15 and info["options"]["epochs"] == 2
     assert [c["name"] for c in info["configs"]] == ["p060", "p100"]
     assert np.isfinite([c["meta"]["top1"] for c in info["configs"]]).all()
+
+
+def test_pss_resumes_a_run_killed_during_its_search_and_refuses_single_width_runs(trained_run, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_run, run_dir)  # a finished supernet phase, as left by a kill during the search
+    args = ["train", "--method", "pss", "--epochs", "4", "--final-epochs", "1", "--budgets", "0.6,1.0",
+            "--rank-steps", "0", "--batch-size", "128", "--calib-samples", "256", "--out", str(run_dir)]
+    result = run_cli(*args, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert "finished its supernet training; searching" in result.stderr
+    assert json.loads((run_dir / "run.json").read_text())["method"] == "pss"
+    again = run_cli(*args, "--resume")
+    assert again.returncode == 2 and "already complete" in again.stderr
+
+    single = tmp_path / "single"
+    assert run_cli("train", "--method", "single", "--width", "0.5", "--epochs", "1", "--calib-samples", "128",
+                   "--out", str(single)).returncode == 0
+    result = run_cli("search", str(single))
+    assert result.returncode == 2 and "search needs a slimmable supernet" in result.stderr

@@ -25,7 +25,7 @@ from ..console import console
 from ..data import load_dataset
 from ..errors import EdgeslimError
 from ..evaluate import calibration_batches, describe
-from ..runs import load_run, replace_run
+from ..runs import load_run, read_sidecar, replace_run
 from ..subnets import SubnetConfig
 from ..train.methods import Step
 from ..train.steps import Batches, fit
@@ -73,6 +73,9 @@ def search(run_dir: str | Path, opts: SearchOptions) -> dict:
     budgets = opts.parse_budgets()
     run = load_run(run_dir)
     info, supernet = run.info, run.supernet
+    if info["method"] == "single":
+        raise EdgeslimError(f"{run.path} holds one width trained alone (--method single); search needs a "
+                            "slimmable supernet: train with --method usnet")
     seed = info["options"]["seed"]
     dataset = load_dataset(info["data"], seed)
     fraction = info["options"].get("val_fraction") or opts.holdout_fraction
@@ -181,7 +184,8 @@ def kept_sandwich(by_cost: list[SubnetConfig]):
 def train_pss(train_opts, search_opts: SearchOptions) -> tuple[Path, dict]:
     """``train --method pss``: train a US-Nets supernet on all but a held-out split, then search and jointly
     train the kept sub-nets. ``train_opts.epochs`` is the total: ``final_epochs`` of them go to the joint
-    training (fine-tunes during the search come on top and are reported)."""
+    training (fine-tunes during the search come on top and are reported). Killed during the search, it
+    continues with ``--resume`` from the finished supernet."""
     from ..train import train
 
     supernet_epochs = train_opts.epochs - search_opts.final_epochs
@@ -190,5 +194,13 @@ def train_pss(train_opts, search_opts: SearchOptions) -> tuple[Path, dict]:
                             f"--final-epochs {search_opts.final_epochs}; raise --epochs or lower --final-epochs")
     supernet_opts = replace(train_opts, method="usnet", epochs=supernet_epochs,
                             val_fraction=train_opts.val_fraction or search_opts.holdout_fraction)
-    run_dir, _ = train(supernet_opts)
+    final = Path(train_opts.out)
+    if train_opts.resume and (final / "run.json").is_file() and not final.with_name(final.name + ".partial").exists():
+        if read_sidecar(final / "run.json").get("method") != "usnet":
+            raise EdgeslimError(f"--resume: {final} is already complete; start a new run without --resume")
+        console.print(f"resuming: {final} finished its supernet training; searching")  # killed during the search
+        return final, search(final, search_opts)
+    run_dir, info = train(supernet_opts)
+    if info.get("status") != "complete":  # a helper process of a multi-process run: the main one searches
+        return run_dir, info
     return run_dir, search(run_dir, search_opts)
