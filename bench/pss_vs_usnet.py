@@ -50,18 +50,27 @@ def usnet_at_budgets(run_dir: Path, budgets: list[float]) -> list[dict]:
     return rows
 
 
+def _trained(run_dir: Path, epochs: int) -> bool:
+    """A finished run in ``run_dir`` trained for ``epochs``."""
+    sidecar = run_dir / "run.json"
+    return sidecar.is_file() and json.loads(sidecar.read_text())["options"]["epochs"] == epochs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="digits,mnist5k")
     parser.add_argument("--epochs", default="digits=30,mnist5k=10")
     parser.add_argument("--final-fraction", type=float, default=0.4, help="share of epochs for joint training")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--final-lr-scale", type=float, default=SearchOptions.final_lr_scale)
     parser.add_argument("--model", default="resnet20")
     parser.add_argument("--out", default="bench/results/pss")
     parser.add_argument("--no-singles", dest="singles", action="store_false",
                         help="skip the individually-trained widths")
     parser.add_argument("--merge", nargs="*", default=[], help="results.json files of other runs to report with")
     parser.add_argument("--report-only", action="store_true", help="only print the report of --out (and --merge)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse finished usnet and single runs under --out that have the right epochs")
     args = parser.parse_args()
     epochs_of = {k: int(v) for k, v in (p.split("=") for p in args.epochs.split(","))}
     out = Path(args.out)
@@ -77,27 +86,30 @@ def main() -> None:
                 continue
             common = dict(model=args.model, data=data, seed=seed, force=True, show_progress=False)
             started = time.time()
-            pss_dir, pss = train_pss(TrainOptions(method="pss", epochs=epochs, out=str(out / f"{data}-pss-{seed}"),
-                                                  **common), SearchOptions(final_epochs=final, show_progress=False))
+            search_opts = SearchOptions(final_epochs=final, final_lr_scale=args.final_lr_scale, show_progress=False)
+            _, pss = train_pss(TrainOptions(method="pss", epochs=epochs, out=str(out / f"{data}-pss-{seed}"),
+                                            **common), search_opts)
             pss_seconds = time.time() - started
             extra = pss["search"]["finetunes"] * pss["search"]["finetune_epochs"]
             started = time.time()
-            usnet_dir, _ = train(TrainOptions(method="usnet", epochs=epochs + extra,
-                                              out=str(out / f"{data}-usnet-{seed}"), **common))
-            usnet_seconds = time.time() - started
+            usnet_dir, usnet_seconds = out / f"{data}-usnet-{seed}", None
+            if not (args.reuse and _trained(usnet_dir, epochs + extra)):
+                train(TrainOptions(method="usnet", epochs=epochs + extra, out=str(usnet_dir), **common))
+                usnet_seconds = round(time.time() - started, 1)
             entry = {"epochs_pss": epochs, "epochs_usnet": epochs + extra,
                      "pss": [{"budget": b, "name": c["name"], **c["meta"]} for b, c in zip(
                          pss["search"]["budgets"], pss["configs"])],
                      "usnet": usnet_at_budgets(usnet_dir, list(BUDGETS)),
                      "search": {k: pss["search"][k] for k in ("finetunes", "seconds")},
                      "chain": pss["search"]["chain"], "pss_seconds": round(pss_seconds, 1),
-                     "usnet_seconds": round(usnet_seconds, 1)}
+                     "usnet_seconds": usnet_seconds}
             if args.singles and seed == int(args.seeds.split(",")[0]):
                 entry["single"] = []
                 for width in WIDTHS:
-                    _, info = train(TrainOptions(method="single", width=width, epochs=epochs,
-                                                 out=str(out / f"{data}-single-{width}"), **common))
-                    entry["single"] += [{"name": c["name"], **c["meta"]} for c in info["configs"]]
+                    single_dir = out / f"{data}-single-{width}"
+                    if not (args.reuse and _trained(single_dir, epochs)):
+                        train(TrainOptions(method="single", width=width, epochs=epochs, out=str(single_dir), **common))
+                    entry["single"] += [{"name": c["name"], **c["meta"]} for c in load_run(single_dir).info["configs"]]
                 entry["usnet_widths"] = [{"name": c["name"], **c["meta"]} for c in load_run(usnet_dir).info["configs"]]
             results[key] = entry
             results_path.write_text(json.dumps(results, indent=2))
@@ -130,7 +142,8 @@ def report(results: dict, out: Path) -> None:
               f"minimum {np.min(gains_all):+.2f}")
         print(f"search: fine-tunes {[r['search']['finetunes'] for r in runs]}, "
               f"search seconds {[r['search']['seconds']['total'] for r in runs]}, "
-              f"pss wall {[r['pss_seconds'] for r in runs]} s, usnet wall {[r['usnet_seconds'] for r in runs]} s")
+              f"pss wall {[r['pss_seconds'] for r in runs]} s, usnet wall {[r['usnet_seconds'] for r in runs]} s "
+              "(None: reused)")
         if "single" in first:
             print("\n| width | MFLOPs | usnet top-1 (one supernet) | individually trained top-1 |")
             print("|---|---|---|---|")

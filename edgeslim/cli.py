@@ -87,6 +87,8 @@ def _add_search_options(p, for_train: bool) -> None:
     p.add_argument("--final-epochs", type=int, default=None if for_train else d.final_epochs,
                    help="epochs of joint training of the kept sub-nets "
                         + ("(part of --epochs; default 40%% of it)" if for_train else "(default %(default)s)"))
+    p.add_argument("--final-lr-scale", type=float, default=d.final_lr_scale,
+                   help="joint training starts at this fraction of the run's learning rate (default %(default)s)")
     p.add_argument("--rank-steps", type=int, default=d.rank_steps, help="steps of noise-ranking training")
 
 

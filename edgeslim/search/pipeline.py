@@ -45,6 +45,7 @@ class SearchOptions:
     threshold: float = 1.0
     finetune_epochs: int = 1
     final_epochs: int = 10
+    final_lr_scale: float = 1.0
     rank_steps: int = 150
     holdout_fraction: float = 0.15
     show_progress: bool = True
@@ -120,8 +121,8 @@ def search(run_dir: str | Path, opts: SearchOptions) -> dict:
     final_started = time.time()
     if opts.final_epochs > 0:
         fit(supernet, Batches(dataset, batch_size, info["options"]["augment"]),
-            kept_sandwich(sorted(kept, key=cost)), opts.final_epochs, lr, wd, seed + 1_000, "joint training",
-            opts.show_progress)
+            kept_sandwich(sorted(kept, key=cost)), opts.final_epochs, lr * opts.final_lr_scale, wd, seed + 1_000,
+            "joint training", opts.show_progress)
     rows = []
     for config in kept:
         supernet.recalibrate_bn(config, calibration_batches(dataset, info["options"]["calib_samples"]))
