@@ -1,7 +1,0 @@
-"""``python -m edgeslim`` (and ``torchrun -m edgeslim``) runs the CLI."""
-
-import sys
-
-from .cli import main
-
-sys.exit(main())
