@@ -26,21 +26,26 @@ class Cost:
         return self.macs / 1e6
 
 
-def count_cost(supernet: Supernet, config: SubnetConfig) -> Cost:
-    """MACs and parameters of ``config`` for one input of the supernet's input shape."""
+def layer_costs(supernet: Supernet, config: SubnetConfig) -> dict[str, Cost]:
+    """MACs and parameters of every slimmable layer at ``config`` (BN layers have parameters only)."""
     shapes = supernet.layer_shapes(config)
-    macs = params = 0
+    costs = {}
     for name, module in supernet.slim_modules():
         (in_shape, out_shape) = shapes[name]
-        cin, cout = in_shape[1], out_shape[1]
         if isinstance(module, SlimConv2d):
+            cin, cout = in_shape[1], out_shape[1]
             per_out = (1 if module.depthwise else cin) * prod(module.kernel_size)
-            macs += cout * per_out * prod(out_shape[2:])
-            params += cout * per_out + (cout if module.bias is not None else 0)
+            costs[name] = Cost(cout * per_out * prod(out_shape[2:]),
+                               cout * per_out + (cout if module.bias is not None else 0))
         elif isinstance(module, SlimLinear):
             cin, cout = in_shape[-1], out_shape[-1]
-            macs += cin * cout
-            params += cin * cout + (cout if module.bias is not None else 0)
-        elif isinstance(module, SlimBatchNorm2d) and module.affine:
-            params += 2 * cin
-    return Cost(macs, params)
+            costs[name] = Cost(cin * cout, cin * cout + (cout if module.bias is not None else 0))
+        elif isinstance(module, SlimBatchNorm2d):
+            costs[name] = Cost(0, 2 * in_shape[1] if module.affine else 0)
+    return costs
+
+
+def count_cost(supernet: Supernet, config: SubnetConfig) -> Cost:
+    """MACs and parameters of ``config`` for one input of the supernet's input shape."""
+    layers = layer_costs(supernet, config).values()
+    return Cost(sum(c.macs for c in layers), sum(c.params for c in layers))

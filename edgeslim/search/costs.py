@@ -7,14 +7,14 @@ a sub-net's latency is the sum over its layers of ``fixed_ms + ms_per_mmac * MMA
 
 from __future__ import annotations
 
-from math import prod
 from pathlib import Path
 from collections.abc import Callable
 
 from ..errors import EdgeslimError
 from ..jsonfile import read_json
 from ..nn import Supernet, count_cost
-from ..nn.ops import SlimConv2d, SlimLinear
+from ..nn.cost import layer_costs
+from ..nn.ops import SlimBatchNorm2d
 from ..subnets import SubnetConfig
 
 CostFn = Callable[[SubnetConfig], float]
@@ -27,16 +27,8 @@ def mflops_cost(supernet: Supernet) -> CostFn:
 
 def layer_mmacs(supernet: Supernet, config: SubnetConfig) -> dict[str, float]:
     """Millions of MACs of every conv and linear layer at ``config``."""
-    shapes = supernet.layer_shapes(config)
-    macs = {}
-    for name, module in supernet.slim_modules():
-        (in_shape, out_shape) = shapes[name]
-        if isinstance(module, SlimConv2d):
-            per_out = (1 if module.depthwise else in_shape[1]) * prod(module.kernel_size)
-            macs[name] = out_shape[1] * per_out * prod(out_shape[2:]) / 1e6
-        elif isinstance(module, SlimLinear):
-            macs[name] = in_shape[-1] * out_shape[-1] / 1e6
-    return macs
+    return {name: cost.macs / 1e6 for name, cost in layer_costs(supernet, config).items()
+            if not isinstance(supernet.net.get_submodule(name), SlimBatchNorm2d)}
 
 
 def load_latency_table(path: str | Path, supernet: Supernet) -> CostFn:

@@ -83,18 +83,18 @@ def progressive_search(supernet: Supernet, held_out: HeldOut, cost: CostFn, min_
             last = chain.entries[-1]
             best = None
             for candidate in shrink_candidates(supernet, last.config):
-                saved = last.cost - cost(candidate)
-                if saved <= 0:
+                c_cost = cost(candidate)
+                if c_cost >= last.cost:
                     continue
                 c_top1, c_loss = held_out(candidate)
-                score = (c_loss - last.val_loss) / saved
+                score = (c_loss - last.val_loss) / (last.cost - c_cost)
                 if best is None or score < best[0]:
-                    best = (score, candidate, c_top1, c_loss)
+                    best = (score, candidate, c_cost, c_top1, c_loss)
             if best is None:
                 break
-            _, candidate, c_top1, c_loss = best
+            _, candidate, c_cost, c_top1, c_loss = best
             config = SubnetConfig(f"chain{len(chain.entries)}", dict(candidate.channels))
-            chain.entries.append(ChainEntry(config, cost(config), c_top1, c_loss))
+            chain.entries.append(ChainEntry(config, c_cost, c_top1, c_loss))
             if reference - c_top1 > threshold:
                 finetune([e.config for e in chain.entries])
                 c_top1, c_loss = held_out(config)
