@@ -88,6 +88,10 @@ def test_csv_power_meter_over_loop_url():
     assert meter.read() == Reading(power_w=2.505)
     port.write(b"not,a,number\r\n")
     assert meter.read() is None
+    port.write(b"5.00,300.0,15")  # half a line: nothing yet, the rest comes later
+    assert meter.read() is None
+    port.write(b"00.0\r\n")
+    assert meter.read() == Reading(power_w=1.5)
     meter.close()
 
 

@@ -28,22 +28,27 @@ class _SerialProvider:
 class CsvPowerMeter(_SerialProvider):
     """An INA219/INA226 behind a microcontroller printing ``volts,milliamps,milliwatts`` lines (115200 baud).
 
-    The latest complete line wins; lines that do not parse are skipped."""
+    Reads only what has arrived (never blocks the control loop); the latest complete line wins, a partial line
+    waits for the next read, and lines that do not parse are skipped."""
 
     name = "serial-csv-meter"
+
+    def __init__(self, url: str, baudrate: int = 115200, timeout_s: float = 0.2):
+        super().__init__(url, baudrate, timeout_s)
+        self._pending = b""
 
     def read(self) -> Reading | None:
         try:
             port = self.port()
-            data = port.read(port.in_waiting or 1)
-            data += port.read(port.in_waiting)
+            self._pending += port.read(port.in_waiting)
         except (serial.SerialException, OSError, ValueError):
             self.close()
             return None
-        for line in reversed(data.decode("ascii", "replace").splitlines()):
-            parts = line.strip().split(",")
+        *lines, self._pending = self._pending.split(b"\n")
+        self._pending = self._pending[-4096:]
+        for line in reversed(lines):
             try:
-                volts, milliamps, milliwatts = (float(p) for p in parts)
+                volts, milliamps, milliwatts = (float(p) for p in line.decode("ascii", "replace").split(","))
             except ValueError:
                 continue
             if volts >= 0 and milliwatts >= 0:
