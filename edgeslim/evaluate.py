@@ -41,3 +41,17 @@ def describe(supernet: Supernet, config: SubnetConfig, dataset: Dataset) -> dict
     accuracy = top1(supernet, config, dataset.normalize(dataset.x_test), dataset.y_test)
     return {"name": config.name, "channels": dict(config.channels), "mflops": round(cost.mflops, 4),
             "params": cost.params, "top1": round(accuracy, 2)}
+
+
+def ship(supernet: Supernet, configs: list[SubnetConfig], dataset: Dataset, calib_samples: int,
+         extra_meta: dict[str, dict] | None = None) -> list[dict]:
+    """Recalibrate BN for each configuration, measure it, and return the run.json entries (metrics in ``meta``)."""
+    device = next(supernet.parameters()).device
+    shipped = []
+    for config in configs:
+        supernet.recalibrate_bn(config, calibration_batches(dataset, calib_samples, device=device))
+        row = describe(supernet, config, dataset)
+        meta = {"mflops": row["mflops"], "params": row["params"], "top1": row["top1"],
+                **(extra_meta or {}).get(config.name, {})}
+        shipped.append(SubnetConfig(row["name"], row["channels"], meta).to_json())
+    return shipped

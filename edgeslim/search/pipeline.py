@@ -24,7 +24,7 @@ import torch
 from ..console import console
 from ..data import load_dataset
 from ..errors import EdgeslimError
-from ..evaluate import calibration_batches, describe
+from ..evaluate import calibration_batches, ship
 from ..runs import load_run, read_sidecar, replace_run
 from ..subnets import SubnetConfig
 from ..train.methods import Step
@@ -123,17 +123,12 @@ def search(run_dir: str | Path, opts: SearchOptions) -> dict:
         fit(supernet, Batches(dataset, batch_size, info["options"]["augment"]),
             kept_sandwich(sorted(kept, key=cost)), opts.final_epochs, lr * opts.final_lr_scale, wd, seed + 1_000,
             "joint training", opts.show_progress)
-    rows = []
-    for config in kept:
-        supernet.recalibrate_bn(config, calibration_batches(dataset, info["options"]["calib_samples"]))
-        rows.append(describe(supernet, config, dataset))
+    latency = {c.name: {"latency_ms": round(cost(c), 4)} for c in kept} if unit == "ms" else None
+    shipped = ship(supernet, kept, dataset, info["options"]["calib_samples"], latency)
     final_seconds = time.time() - final_started
 
     info["before_search"] = info.get("before_search") or info["configs"]
-    info["configs"] = [SubnetConfig(r["name"], r["channels"], {"mflops": r["mflops"], "params": r["params"],
-                                                               "top1": r["top1"], **({"latency_ms": round(
-                                                                   cost(c), 4)} if unit == "ms" else {})}).to_json()
-                       for r, c in zip(rows, kept)]
+    info["configs"] = shipped
     info["method"] = "pss" if info["method"] in ("usnet", "pss") else info["method"]
     info["search"] = {
         "budgets": budgets, "unit": opts.unit, "cost_unit": unit, "full_cost": round(full, 5),

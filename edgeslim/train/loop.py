@@ -15,7 +15,7 @@ from .. import __version__
 from ..console import console, progress
 from ..data import Dataset, load_dataset
 from ..errors import EdgeslimError, unknown_name
-from ..evaluate import calibration_batches, describe
+from ..evaluate import ship
 from ..models import MODELS, build_supernet
 from ..runs import (RUN_SCHEMA, finalize, load_tensors, read_sidecar, save_run, save_tensors_atomic,
                     write_atomic)
@@ -191,14 +191,7 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
 def _finish(supernet, dataset, shipped: list[SubnetConfig], info: dict, opts: TrainOptions, partial: Path,
             final: Path, started: float) -> tuple[Path, dict]:
     """Recalibrate BN per shipped configuration, measure it, write the run and publish it."""
-    device = next(supernet.parameters()).device
-    rows = []
-    for config in shipped:
-        supernet.recalibrate_bn(config, calibration_batches(dataset, opts.calib_samples, device=device))
-        rows.append(describe(supernet, config, dataset))
-    info["configs"] = [SubnetConfig(r["name"], r["channels"],
-                                    {"mflops": r["mflops"], "params": r["params"], "top1": r["top1"]}).to_json()
-                       for r in rows]
+    info["configs"] = ship(supernet, shipped, dataset, opts.calib_samples)
     info["status"] = "complete"
     info["train_seconds"] = round(time.time() - started, 1)
     info.pop("optimizer", None)
