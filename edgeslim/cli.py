@@ -1,4 +1,4 @@
-"""The ``edgeslim`` command line: train, eval, models. User mistakes print one line, never a traceback."""
+"""The ``edgeslim`` command line. User mistakes print one line, never a traceback."""
 
 from __future__ import annotations
 
@@ -112,6 +112,32 @@ def _add_eval(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the table as JSON on stdout")
 
 
+def _add_bundle_commands(sub) -> None:
+    p = sub.add_parser("build", help="compile a run's widths into one bundle for a device target",
+                       description="Export every shipped width of a run for a target's backends into one bundle "
+                                   "(ExecuTorch .pte, TFLite .tflite, Core ML .mlpackage; weights stored once).")
+    p.add_argument("run", help="run directory written by edgeslim train / search")
+    p.add_argument("--target", required=True, help="target profile name (see edgeslim targets) or a .json file")
+    p.add_argument("--backends", help="comma-separated subset of executorch,coreml,tflite (default: the target's)")
+    p.add_argument("--precision", help="fp32 | fp16 (Core ML; others stay fp32) (default: the target's)")
+    p.add_argument("--out", help="bundle directory (default: RUN-TARGET next to the run)")
+    p.add_argument("--no-validate", action="store_true", help="skip the quick validation against PyTorch")
+    p.add_argument("--force", action="store_true", help="replace an existing bundle directory")
+    p.add_argument("--json", action="store_true", help="print the manifest summary as JSON on stdout")
+    p = sub.add_parser("validate", help="compare every width of every runnable backend with PyTorch",
+                       description="Run every width of every backend available here against the PyTorch sub-net "
+                                   "(max |Δ logits|, top-1 agreement); Core ML is checked by its spec.")
+    p.add_argument("bundle", help="bundle directory written by edgeslim build")
+    p.add_argument("--data", help="dataset (default: the run's own test split)")
+    p.add_argument("--samples", type=int, default=0, help="test images to use (default: all)")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON on stdout")
+    p = sub.add_parser("unpack", help="write a bundle's complete artifacts (for apps that ship them directly)",
+                       description="Rebuild each backend's complete artifact from the skeleton and the shared "
+                                   "weight blob (e.g. the .pte an Android app loads).")
+    p.add_argument("bundle", help="bundle directory")
+    p.add_argument("--out", required=True, help="directory for the artifacts")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -121,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_search(sub)
     _add_eval(sub)
+    _add_bundle_commands(sub)
     models = sub.add_parser("models", help="list built-in models, datasets and training methods")
     models.add_argument("--json", action="store_true", help="print the lists as JSON on stdout")
     targets = sub.add_parser("targets", help="list the device target profiles")
@@ -273,8 +300,68 @@ def cmd_targets(args) -> int:
     return 0
 
 
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def cmd_build(args) -> int:
+    from .build import BuildOptions, build
+
+    options = BuildOptions(target=args.target, backends=_csv(args.backends), precision=args.precision,
+                           out=args.out, validate=not args.no_validate, force=args.force)
+    out = build(args.run, options)
+    if args.json:
+        manifest = json.loads((out / "manifest.json").read_text())
+        print(json.dumps({"bundle": str(out), "widths": manifest["widths"],
+                          "artifacts": {b: {k: a[k] for k in ("file", "stored_as", "bytes", "stored_bytes",
+                                                              "precision", "sha256")}
+                                        for b, a in manifest["artifacts"].items()},
+                          "blob_bytes": manifest["blob"]["bytes"],
+                          "validation": manifest.get("validation", {}).get("rows")}, indent=2))
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from .build.builder import validation_data
+    from .build.validate import validate
+    from .bundle import open_bundle
+
+    bundle = open_bundle(args.bundle)
+    x, y = validation_data(bundle.manifest["model"], args.samples, args.data)
+    rows = validate(bundle, x, y)
+    if args.json:
+        print(json.dumps({"bundle": str(bundle.path), "samples": len(x), "rows": rows}, indent=2))
+    else:
+        from rich.table import Table
+
+        from .console import console
+
+        table = Table(title=f"{bundle.path} · {len(x)} test images, 1 image per call")
+        for col in ("backend", "width", "max |Δ logits|", "top-1 agree %", "top-1 %", "PyTorch top-1 %", "ok"):
+            table.add_column(col)
+        for r in rows:
+            if r["backend"] == "coreml":
+                table.add_row("coreml", r["width"], f"spec: {r['convs']} convs, {r['ops']} ops", "-", "-", "-",
+                              "✓" if r["ok"] else "✗")
+            else:
+                table.add_row(r["backend"], r["width"], f"{r['max_abs_diff']:.2e}", f"{r['top1_agreement']:.1f}",
+                              f"{r.get('top1', 0):.2f}", f"{r.get('top1_pytorch', 0):.2f}", "✓" if r["ok"] else "✗")
+        console.print(table)
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+def cmd_unpack(args) -> int:
+    from .bundle import unpack
+    from .console import success
+
+    started = time.time()
+    for path in unpack(args.bundle, args.out):
+        success(path.name, path, time.time() - started)
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "search": cmd_search, "eval": cmd_eval, "models": cmd_models,
-            "targets": cmd_targets}
+            "targets": cmd_targets, "build": cmd_build, "validate": cmd_validate, "unpack": cmd_unpack}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,77 @@
+"""Backend interpreters behind one interface: load an artifact, run one width on one input (torch-free import).
+
+Every engine prepares all widths when it is created, so switching width is a dictionary lookup, not a reload.
+TFLite runs through ai-edge-litert or tflite-runtime (the device install); ExecuTorch through its Python
+runtime (which brings torch, so it is imported only when used). Core ML runs on Apple devices only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import numpy as np
+
+RUNNABLE = ("executorch", "tflite")
+
+
+def _tflite_interpreter():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        from tflite_runtime.interpreter import Interpreter
+    return Interpreter
+
+
+def available() -> list[str]:
+    """The backends this machine can run."""
+    found = []
+    if importlib.util.find_spec("executorch") is not None:
+        found.append("executorch")
+    if importlib.util.find_spec("ai_edge_litert") or importlib.util.find_spec("tflite_runtime"):
+        found.append("tflite")
+    return found
+
+
+class TFLiteEngine:
+    """One interpreter, one signature runner per width."""
+
+    name = "tflite"
+
+    def __init__(self, data: bytes, entries: dict[str, str], threads: int):
+        self.interpreter = _tflite_interpreter()(model_content=data, num_threads=threads)
+        self.runners, self.io = {}, {}
+        for width, entry in entries.items():
+            runner = self.interpreter.get_signature_runner(entry)
+            self.runners[width] = runner
+            self.io[width] = (next(iter(runner.get_input_details())), next(iter(runner.get_output_details())))
+
+    def run(self, width: str, x: np.ndarray) -> np.ndarray:
+        input_name, output_name = self.io[width]
+        return self.runners[width](**{input_name: x})[output_name]
+
+
+class ExecuTorchEngine:
+    """One program, one loaded method per width (XNNPACK weights are packed once, at load)."""
+
+    name = "executorch"
+
+    def __init__(self, data: bytes, entries: dict[str, str], threads: int):
+        import torch
+        from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
+        from executorch.runtime import Runtime
+
+        _unsafe_reset_threadpool(threads)
+        self._torch = torch
+        self.program = Runtime.get().load_program(data)
+        self.methods = {width: self.program.load_method(entry) for width, entry in entries.items()}
+
+    def run(self, width: str, x: np.ndarray) -> np.ndarray:
+        return self.methods[width].execute([self._torch.from_numpy(x)])[0].numpy()
+
+
+ENGINES = {"tflite": TFLiteEngine, "executorch": ExecuTorchEngine}
+
+
+def default_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
