@@ -22,3 +22,33 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600, env: dict |
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def device_python() -> str:
+    """The torch-free device environment's python (``make test`` creates it); skip locally, fail in CI."""
+    explicit = os.environ.get("EDGESLIM_DEVICE_PYTHON")
+    path = Path(explicit) if explicit else ROOT / ".venv-device" / "bin" / "python"
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"device environment missing at {path}: run 'make test'")
+        pytest.skip(f"no device environment at {path} (make test creates it)")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A ResNet-20 US-Nets run on digits, 2 epochs: 4 shipped widths."""
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    result = run_cli("train", "--data", "digits", "--method", "usnet", "--epochs", "2", "--calib-samples", "256",
+                     "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_run) -> Path:
+    """``tiny_run`` built for the x86 emulator target with all three backends."""
+    out = tiny_run.with_name("bundle")
+    result = run_cli("build", str(tiny_run), "--target", "x86-emu", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out

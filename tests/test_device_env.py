@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, device_python
 
 DEVICE_MODULES = ["edgeslim", "edgeslim.subnets", "edgeslim.errors", "edgeslim.jsonfile", "edgeslim.resources",
-                  "edgeslim.telemetry", "edgeslim.controller"]
+                  "edgeslim.telemetry", "edgeslim.controller", "edgeslim.quiet", "edgeslim.bundle",
+                  "edgeslim.bundle.engines", "edgeslim.runtime"]
 
 CHECK = """
 import json, sys
@@ -37,16 +38,6 @@ print(json.dumps({{"torch": "torch" in sys.modules, "numpy": numpy.__version__, 
 """
 
 
-def _device_python() -> str:
-    explicit = os.environ.get("EDGESLIM_DEVICE_PYTHON")
-    path = Path(explicit) if explicit else ROOT / ".venv-device" / "bin" / "python"
-    if not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"device environment missing at {path}: run 'make test'")
-        pytest.skip(f"no device environment at {path} (make test creates it)")
-    return str(path)
-
-
 def test_device_modules_import_without_torch_in_the_host_env():
     code = f"import sys; import {', '.join(DEVICE_MODULES)}; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -58,7 +49,7 @@ def test_device_env_has_no_torch_and_reads_configurations():
     space = [{"name": "stem", "channels": 16, "granularity": 4, "members": ["stem.0"]}]
     config = {"name": "w050", "channels": {"stem": 8}}
     code = CHECK.format(imports="\n".join(f"import {m}" for m in DEVICE_MODULES))
-    result = subprocess.run([_device_python(), "-c", code, json.dumps(space), json.dumps(config)],
+    result = subprocess.run([device_python(), "-c", code, json.dumps(space), json.dumps(config)],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -66,5 +57,5 @@ def test_device_env_has_no_torch_and_reads_configurations():
     assert report["numpy"].startswith("1.")
     assert report["key"] == "stem=8"
     assert "multiple of 4" in report["error"]
-    torch_import = subprocess.run([_device_python(), "-c", "import torch"], capture_output=True, text=True)
+    torch_import = subprocess.run([device_python(), "-c", "import torch"], capture_output=True, text=True)
     assert torch_import.returncode != 0  # the device environment really has no torch

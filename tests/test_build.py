@@ -1,0 +1,177 @@
+"""`edgeslim build / validate / unpack`: real exporters (ExecuTorch XNNPACK, litert-torch, coremltools) and
+real runtimes; corrupt bundles answered with one line; failed builds leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import device_python, run_cli
+
+
+def _manifest(bundle):
+    return json.loads((bundle / "manifest.json").read_text())
+
+
+def test_bundle_holds_every_width_for_every_backend_with_weights_stored_once(tiny_bundle, tmp_path):
+    manifest = _manifest(tiny_bundle)
+    names = [w["name"] for w in manifest["widths"]]
+    assert names == ["w025", "w050", "w075", "w100"]
+    assert set(manifest["artifacts"]) == {"executorch", "tflite", "coreml"}
+    for width in manifest["widths"]:
+        assert width["mflops"] > 0 and width["params"] > 0 and "top1" in width
+        for backend, entry in width["backends"].items():
+            assert entry["entry"] == width["name"]
+            assert entry["sha256"] == manifest["artifacts"][backend]["sha256"]
+    assert manifest["validation"]["rows"] and all(r["ok"] for r in manifest["validation"]["rows"])
+
+    unpacked = run_cli("unpack", str(tiny_bundle), "--out", str(tmp_path))
+    assert unpacked.returncode == 0, unpacked.stderr
+    blob = manifest["blob"]["bytes"]
+    for backend in ("executorch", "tflite"):
+        entry = manifest["artifacts"][backend]
+        full = (tmp_path / entry["file"]).read_bytes()
+        assert len(full) == entry["bytes"]
+        # all widths in one plain artifact carry ~1.9x the full-width weights; the bundle stores them once
+        assert entry["stored_bytes"] + blob < 0.6 * len(full), backend
+        assert entry["stored_bytes"] < 0.05 * len(full), backend
+
+
+def test_artifacts_carry_their_own_metadata(tiny_bundle, tmp_path):
+    assert run_cli("unpack", str(tiny_bundle), "--out", str(tmp_path)).returncode == 0
+    from ai_edge_litert import schema_py_generated as schema
+    from executorch.runtime import Runtime
+
+    model = schema.ModelT.InitFromPackedBuf((tmp_path / "model.tflite").read_bytes(), 0)
+    entry = next(m for m in model.metadata if m.name.decode() == "edgeslim")
+    tflite_meta = json.loads(bytes(model.buffers[entry.buffer].data).decode())
+    assert [w["name"] for w in tflite_meta["widths"]] == ["w025", "w050", "w075", "w100"]
+    assert [s.signatureKey.decode() for s in model.signatureDefs] == ["w025", "w050", "w075", "w100"]
+
+    program = Runtime.get().load_program(tmp_path / "model.pte")
+    assert {"w025", "w050", "w075", "w100", "edgeslim_metadata"} <= set(program.method_names)
+    et_meta = json.loads(program.load_method("edgeslim_metadata").execute([])[0])
+    assert et_meta["widths"] == tflite_meta["widths"]
+
+    import coremltools as ct
+
+    spec = ct.utils.load_spec(str(tiny_bundle / "model.mlpackage"))
+    assert sorted(f.name for f in spec.description.functions) == ["w025", "w050", "w075", "w100"]
+    assert spec.description.defaultFunctionName == "w100"
+    assert json.loads(spec.description.metadata.userDefined["edgeslim"])["model"] == "resnet20"
+
+
+def test_validate_compares_every_width_with_pytorch(tiny_bundle):
+    result = run_cli("validate", str(tiny_bundle), "--samples", "40", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["rows"]
+    runnable = [r for r in rows if r["backend"] in ("executorch", "tflite")]
+    assert len(runnable) == 8 and len([r for r in rows if r["backend"] == "coreml"]) == 4
+    for r in runnable:
+        assert r["max_abs_diff"] < 1e-4 and r["top1_agreement"] == 100.0 and r["top1"] == r["top1_pytorch"]
+    assert all(r["spec_ok"] and r["convs"] > 0 for r in rows if r["backend"] == "coreml")
+
+
+def test_device_env_runs_the_bundle_with_tflite_runtime_and_no_torch(tiny_bundle, tmp_path):
+    from edgeslim.runtime import DynamicModel
+
+    host = DynamicModel.open(tiny_bundle, backend="tflite")
+    x = np.random.default_rng(0).standard_normal(host.input_shape).astype(np.float32)
+    expected = {}
+    for width in host.widths:
+        host.set_width(width)
+        expected[width] = host(x).tolist()
+    code = """
+import json, sys
+import numpy as np
+from edgeslim.runtime import DynamicModel
+m = DynamicModel.open(sys.argv[1])
+x = np.array(json.loads(sys.argv[2]), dtype=np.float32)
+out = {}
+for w in m.widths:
+    m.set_width(w)
+    out[w] = m(x).tolist()
+print(json.dumps({"backend": m.backend, "torch": "torch" in sys.modules, "out": out}))
+"""
+    result = subprocess.run([device_python(), "-c", code, str(tiny_bundle), json.dumps(x.tolist())],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["backend"] == "tflite" and report["torch"] is False
+    for width, logits in expected.items():
+        np.testing.assert_allclose(report["out"][width], logits, atol=1e-4)
+
+
+def test_width_switch_changes_the_computation_without_reloading(tiny_bundle):
+    from edgeslim.runtime import DynamicModel
+
+    model = DynamicModel.open(tiny_bundle, backend="executorch")
+    engine = model.engine
+    x = np.random.default_rng(1).standard_normal(model.input_shape).astype(np.float32)
+    outputs = []
+    for width in model.widths:
+        model.set_width(width)
+        outputs.append(model(x))
+    assert model.engine is engine
+    assert all(not np.allclose(a, b) for a, b in zip(outputs, outputs[1:]))
+    with pytest.raises(Exception, match="unknown width 'w05': did you mean"):
+        model.set_width("w05")
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("flip-blob", "weights.safetensors: sha256 does not match"),
+    ("truncate-skeleton", "model.pte.skel: sha256 does not match"),
+    ("remove-artifact", "model.tflite.skel: missing from the bundle"),
+    ("manifest-not-json", "manifest.json: not valid JSON"),
+    ("foreign", "not an edgeslim bundle"),
+    ("wrong-artifact-hash", "does not match its sha256"),
+])
+def test_damaged_bundles_get_one_line(tiny_bundle, tmp_path, damage, message):
+    bundle = tmp_path / "b"
+    shutil.copytree(tiny_bundle, bundle)
+    if damage == "flip-blob":
+        data = bytearray((bundle / "weights.safetensors").read_bytes())
+        data[-100] ^= 0xFF
+        (bundle / "weights.safetensors").write_bytes(bytes(data))
+    elif damage == "truncate-skeleton":
+        path = bundle / "model.pte.skel"
+        path.write_bytes(path.read_bytes()[:1000])
+    elif damage == "remove-artifact":
+        (bundle / "model.tflite.skel").unlink()
+    elif damage == "manifest-not-json":
+        (bundle / "manifest.json").write_text("{oops")
+    elif damage == "foreign":
+        (bundle / "manifest.json").unlink()
+    elif damage == "wrong-artifact-hash":
+        manifest = _manifest(bundle)
+        manifest["artifacts"]["tflite"]["sha256"] = "0" * 64
+        (bundle / "manifest.json").write_text(json.dumps(manifest))
+    result = run_cli("unpack", str(bundle), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+
+
+def test_build_errors_are_one_line_and_leave_nothing_behind(tiny_run, tmp_path, monkeypatch):
+    result = run_cli("build", str(tiny_run), "--target", "andriod-arm64", "--out", str(tmp_path / "b"))
+    assert result.returncode == 2 and "did you mean android-arm64" in result.stderr
+    result = run_cli("build", str(tiny_run), "--target", "x86-emu", "--precision", "int8", "--out", str(tmp_path / "b"))
+    assert result.returncode == 2 and "int8" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    result = run_cli("build", str(tiny_run), "--target", "x86-emu", "--backends", "tflite,onnx")
+    assert result.returncode == 2 and "unknown backend 'onnx'" in result.stderr
+
+    from edgeslim.build import BuildOptions, builder
+
+    def broken_export(*args, **kwargs):
+        raise RuntimeError("simulated exporter crash")
+
+    monkeypatch.setattr(builder, "export_tflite", broken_export)
+    out = tmp_path / "crashed"
+    with pytest.raises(RuntimeError, match="simulated"):
+        builder.build(tiny_run, BuildOptions(target="x86-emu", backends=["executorch", "tflite"], out=out,
+                                             quiet=True))
+    assert list(tmp_path.iterdir()) == []
