@@ -138,6 +138,46 @@ def _add_bundle_commands(sub) -> None:
     p.add_argument("--out", required=True, help="directory for the artifacts")
 
 
+def _add_device_commands(sub) -> None:
+    p = sub.add_parser("profile", help="measure every width of a bundle on this device",
+                       description="Measure every width like benchmark_model (first run, warm-up, p50/p90/p99, "
+                                   "peak memory, temperature, energy with a meter) in random order; writes "
+                                   "profiles/<device>.json and the latency table into the bundle.")
+    p.add_argument("bundle")
+    p.add_argument("--backend", help="executorch | tflite (default: the first the target lists that runs here)")
+    p.add_argument("--runs", type=int, default=200, help="timed runs per width (default %(default)s)")
+    p.add_argument("--warmup", type=int, default=20, help="untimed runs per width first (default %(default)s)")
+    p.add_argument("--threads", type=int, help="interpreter threads (default: the target's)")
+    p.add_argument("--meter", help="serial power meter: csv:URL (INA219/INA226 lines) or um:URL (UM24C/25C/34C)")
+    p.add_argument("--device", help="device name for profiles/<device>.json (default: the board's model)")
+    p.add_argument("--json", action="store_true", help="print the profile as JSON on stdout")
+    p = sub.add_parser("simulate", help="replay a telemetry trace against the bundle's latency profile",
+                       description="Replay a telemetry trace (throttling as a latency multiplier) against the "
+                                   "bundle's measured latency profile: controller vs always-largest, "
+                                   "always-smallest and an oracle.")
+    p.add_argument("bundle")
+    p.add_argument("--trace", required=True, help="trace CSV/JSON (t, temperature_c, throttled, battery_pct, ...)")
+    p.add_argument("--slo-ms", type=float, help="latency SLO (default: the target profile's)")
+    p.add_argument("--fps", type=float, default=30.0, help="frame rate of the simulated stream (default 30)")
+    p.add_argument("--throttle-factor", type=float, default=2.0, help="latency multiplier while throttled")
+    p.add_argument("--device", help="which profiles/<device>.json to use (default: the newest)")
+    p.add_argument("--plot", help="write width and latency over time to this PNG (needs matplotlib)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p = sub.add_parser("run", help="run a bundle live: the controller picks the width",
+                       description="Run the live loop: frames in, width chosen from latency, thermal and battery "
+                                   "telemetry, one status line.")
+    p.add_argument("bundle")
+    p.add_argument("--input", help="DIR of images/.npy, or camera[:N] (default: the bundle's test samples)")
+    p.add_argument("--telemetry", help="comma-separated sources, e.g. thermal,cpufreq,replay:trace.csv,"
+                                       "um_meter:socket://127.0.0.1:9000 (default: the target's)")
+    p.add_argument("--slo-ms", type=float, help="latency SLO (default: the target profile's)")
+    p.add_argument("--frames", type=int, help="stop after this many frames")
+    p.add_argument("--seconds", type=float, help="stop after this many seconds")
+    p.add_argument("--backend", help="executorch | tflite")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -148,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search(sub)
     _add_eval(sub)
     _add_bundle_commands(sub)
+    _add_device_commands(sub)
     models = sub.add_parser("models", help="list built-in models, datasets and training methods")
     models.add_argument("--json", action="store_true", help="print the lists as JSON on stdout")
     targets = sub.add_parser("targets", help="list the device target profiles")
@@ -360,7 +401,97 @@ def cmd_unpack(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "search": cmd_search, "eval": cmd_eval, "models": cmd_models,
+def cmd_profile(args) -> int:
+    from .console import console, success
+    from .profile import ProfileOptions, profile
+
+    options = ProfileOptions(backend=args.backend, runs=args.runs, warmup=args.warmup, threads=args.threads,
+                             meter=args.meter, device=args.device)
+    if options.runs < 5:
+        raise EdgeslimError(f"--runs {options.runs}: use at least 5 timed runs per width")
+    started = time.time()
+
+    def show(row):
+        if not args.json:
+            energy = f", {row['energy_mj']:.3f} mJ" if "energy_mj" in row else ""
+            console.print(f"  {row['name']}: p50 {row['p50_ms']:.3f} ms, p90 {row['p90_ms']:.3f}, "
+                          f"p99 {row['p99_ms']:.3f}, first run {row['first_run_ms']:.2f} ms{energy}")
+
+    result = profile(args.bundle, options, on_width=show)
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k != "widths"} | {
+            "widths": [{k: v for k, v in w.items() if k != "samples_ms"} for w in result["widths"]]}, indent=2))
+    else:
+        console.print(f"load: rebuild {result['load_ms']['rebuild_artifact']:.1f} ms, init "
+                      f"{result['load_ms']['init']:.1f} ms; peak RSS {result['peak_rss_mb']:.0f} MB; "
+                      f"temperature {result['temperature_c']['start']} → {result['temperature_c']['end']} °C")
+        success(f"profile ({result['backend']}, {result['threads']} threads)",
+                Path(args.bundle) / "profiles" / f"{result['device']}.json", time.time() - started)
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    from .bundle import open_bundle
+    from .profile import load_profile
+    from .simulate import SimulationOptions, plot_timeline, simulate
+
+    bundle = open_bundle(args.bundle, verify=False)
+    options = SimulationOptions(slo_ms=args.slo_ms, fps=args.fps, throttle_factor=args.throttle_factor)
+    result = simulate(load_profile(bundle.path, args.device), bundle.manifest.get("policy", {}), args.trace, options)
+    if args.plot:
+        plot_timeline(result, Path(args.plot))
+    summary = {k: v for k, v in result.items() if k != "timeline"}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    from rich.table import Table
+
+    from .console import console
+
+    table = Table(title=f"{Path(args.trace).name}: {result['frames']} frames at {result['fps']:g} fps, "
+                        f"SLO {result['slo_ms']:g} ms ({result['backend']} profile of {result['profile_device']})")
+    for col in ("policy", "deadline misses %", "mean top-1 %", "switches/min", "time per width %"):
+        table.add_column(col)
+    for name, r in result["policies"].items():
+        table.add_row(name, f"{r['miss_rate_pct']:.2f}", f"{r['mean_top1']:.2f}", f"{r['switches_per_min']:.1f}",
+                      " ".join(f"{w}:{p:.0f}" for w, p in r["time_per_width_pct"].items()))
+    console.print(table)
+    if args.plot:
+        console.print(f"[green]✓[/green] plot saved to {args.plot}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .live import LiveOptions, live, parse_telemetry
+
+    options = LiveOptions(input=args.input, telemetry=parse_telemetry(args.telemetry) if args.telemetry else None,
+                          slo_ms=args.slo_ms, frames=args.frames, seconds=args.seconds, backend=args.backend,
+                          threads=args.threads)
+    if args.json:
+        summary = live(args.bundle, options)
+        print(json.dumps(summary, indent=2))
+        return 0
+    from .console import console
+
+    def show(s):
+        temperature = f"{s['temperature_c']:.1f} °C" if s["temperature_c"] is not None else "- °C"
+        battery = f"{s['battery_pct']:.0f} %" if s["battery_pct"] is not None else "- %"
+        throttled = " throttled" if s["throttled"] else ""
+        console.print(f"width {s['width']}  {s['p50_ms']:.3f} ms  {s['fps']:.0f} fps  {temperature}  "
+                      f"battery {battery}{throttled}  frames {s['frames']}", end="\r", soft_wrap=True)
+
+    summary = live(args.bundle, options, status=show if console.is_terminal else None)
+    console.print(" " * 80, end="\r")
+    accuracy = f", top-1 {summary['top1']:.1f} %" if summary["top1"] is not None else ""
+    misses = f", misses {summary['miss_rate_pct']:.2f} %" if summary["miss_rate_pct"] is not None else ""
+    console.print(f"[green]✓[/green] {summary['frames']} frames in {summary['seconds']:.1f} s ({summary['fps']:.0f} "
+                  f"fps, p50 {summary['p50_ms']:.3f} ms{misses}{accuracy}, {summary['switches']} switches); "
+                  "time per width: " + " ".join(f"{w} {p:.0f} %" for w, p in summary["time_per_width_pct"].items()))
+    return 0
+
+
+COMMANDS = {"profile": cmd_profile, "simulate": cmd_simulate, "run": cmd_run,
+            "train": cmd_train, "search": cmd_search, "eval": cmd_eval, "models": cmd_models,
             "targets": cmd_targets, "build": cmd_build, "validate": cmd_validate, "unpack": cmd_unpack}
 
 

@@ -74,7 +74,7 @@ class WidthController:
         if self.telemetry is not None and now - self.last_poll >= self.policy.telemetry_period_s:
             self.last_poll = now
             self.reading = self.telemetry()
-            self.cap = self._cap(self.reading)
+            self.cap = self.cap_for(self.reading)
         target = min(self.rung, self.cap)
         if self.policy.slo_ms is not None and self._count % self._check_every == 0 and len(self.latencies) >= 5:
             target = self._latency_rule(target, now)
@@ -97,8 +97,8 @@ class WidthController:
                 return rung + 1
         return rung
 
-    def _cap(self, reading: Reading | None) -> int:
-        """The largest rung the telemetry allows (the largest when there is none)."""
+    def cap_for(self, reading: Reading | None) -> int:
+        """The largest rung ``reading`` allows (the largest when there is none); keeps the thermal hysteresis state."""
         if reading is None:
             self._thermal_steps = 0
             return self.top

@@ -7,6 +7,8 @@ Layout of a bundle directory::
     model.pte.skel          ExecuTorch program, all widths, weights cut out (see skeleton.py), zlib
     model.tflite.skel       TFLite model, one signature per width, weights cut out, zlib
     model.mlpackage/        Core ML multifunction model, one function per width (stored whole)
+    samples.npz             a few raw test images + labels, to run and check the bundle on the device
+    profiles/               written on the device by `edgeslim profile` (latency per width, latency table)
 
 ``open_bundle`` checks the schema, that every file exists, and every sha256; each problem is one
 :class:`BundleError` line naming the file and what to do.
@@ -28,6 +30,7 @@ from .skeleton import assemble
 SCHEMA = "edgeslim-bundle/1"
 MANIFEST = "manifest.json"
 BLOB = "weights.safetensors"
+SAMPLES = "samples.npz"
 
 
 class BundleError(EdgeslimError):
@@ -138,6 +141,8 @@ def open_bundle(path: str | Path, verify: bool = True) -> Bundle:
     manifest = _read_manifest(path)
     files = [(BLOB, manifest["blob"]["sha256"])]
     files += [(a["stored_as"], a["stored_sha256"]) for a in manifest["artifacts"].values()]
+    if "samples" in manifest:
+        files.append((manifest["samples"]["file"], manifest["samples"]["sha256"]))
     for name, digest in files:
         file = path / name
         if not file.exists():

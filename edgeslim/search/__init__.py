@@ -1,5 +1,13 @@
 """Progressive sub-net search (PSS): rank channels, shrink progressively, re-select, jointly train."""
 
-from .pipeline import SearchOptions, search
+from .options import SearchOptions
 
 __all__ = ["SearchOptions", "search"]
+
+
+def __getattr__(name: str):
+    if name == "search":  # the search needs torch; importing the options must not
+        from .pipeline import search
+
+        return search
+    raise AttributeError(name)

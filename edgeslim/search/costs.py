@@ -1,8 +1,11 @@
 """What a sub-net costs for the search: MFLOPs, or milliseconds from a device latency table.
 
-Latency table (JSON), per layer, a linear model fitted on the device:
+Latency table (JSON), either per layer, a linear model fitted on the device:
 ``{"format": "edgeslim-latency/1", "device": "...", "layers": {"<layer>": {"fixed_ms": a, "ms_per_mmac": b}}}``;
-a sub-net's latency is the sum over its layers of ``fixed_ms + ms_per_mmac * MMACs(layer at its widths)``.
+a sub-net's latency is the sum over its layers of ``fixed_ms + ms_per_mmac * MMACs(layer at its widths)``;
+or per sub-net, as `edgeslim profile` writes it (``profiles/<device>.latency.json``):
+``{"format": "edgeslim-latency/1", "subnets": [{"mflops": m, "ms": t}, ...]}``; a sub-net's latency is then
+interpolated (linearly, extrapolated at the ends) from the measured sub-nets by its MFLOPs.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ def layer_mmacs(supernet: Supernet, config: SubnetConfig) -> dict[str, float]:
 def load_latency_table(path: str | Path, supernet: Supernet) -> CostFn:
     """A cost function in milliseconds from a per-layer latency table; every conv/linear layer must be in it."""
     table = read_json(path, dict, f'an edgeslim latency table {{"format": "{LATENCY_FORMAT}", "layers": {{...}}}}')
+    if table.get("format") == LATENCY_FORMAT and isinstance(table.get("subnets"), list):
+        return _subnet_table(path, table["subnets"], supernet)
     if table.get("format") != LATENCY_FORMAT or not isinstance(table.get("layers"), dict):
         raise EdgeslimError(f"{path}: not an edgeslim latency table (expected "
                             f'{{"format": "{LATENCY_FORMAT}", "layers": {{...}}}})')
@@ -50,5 +55,23 @@ def load_latency_table(path: str | Path, supernet: Supernet) -> CostFn:
 
     def latency(config: SubnetConfig) -> float:
         return sum(model[n][0] + model[n][1] * m for n, m in layer_mmacs(supernet, config).items())
+
+    return latency
+
+
+def _subnet_table(path, subnets: list, supernet: Supernet) -> CostFn:
+    try:
+        points = sorted((float(s["mflops"]), float(s["ms"])) for s in subnets)
+    except (KeyError, TypeError, ValueError):
+        raise EdgeslimError(f"{path}: every sub-net entry needs numeric 'mflops' and 'ms'") from None
+    if len(points) < 2 or len({m for m, _ in points}) < 2:
+        raise EdgeslimError(f"{path}: a per-sub-net latency table needs at least two sub-nets of different MFLOPs")
+
+    def latency(config: SubnetConfig) -> float:
+        m = count_cost(supernet, config).mflops
+        (m0, t0), (m1, t1) = (points[0], points[1]) if m <= points[0][0] else (
+            (points[-2], points[-1]) if m >= points[-1][0] else
+            next((a, b) for a, b in zip(points, points[1:]) if a[0] <= m <= b[0]))
+        return t0 + (t1 - t0) * (m - m0) / (m1 - m0) if m1 != m0 else t0
 
     return latency

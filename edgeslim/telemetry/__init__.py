@@ -4,6 +4,7 @@ Every provider is a small class with one method, ``read()``, that returns a :cla
 the source is unavailable (missing file, unplugged meter, garbage); it never raises into the control loop.
 """
 
+from .background import BackgroundPoller
 from .base import Reading, Telemetry
 from .jetson import JetsonRails, parse_tegrastats
 from .linux import CpuFreq, PowerSupply, ThermalZones
@@ -12,5 +13,6 @@ from .replay import Replay
 from .rpi import Vcgencmd, parse_throttled
 from .serial_meter import CsvPowerMeter, UMMeter
 
-__all__ = ["CpuFreq", "CsvPowerMeter", "JetsonRails", "PowerSupply", "PsutilSensors", "Reading", "Replay", "Telemetry",
+__all__ = ["BackgroundPoller",
+           "CpuFreq", "CsvPowerMeter", "JetsonRails", "PowerSupply", "PsutilSensors", "Reading", "Replay", "Telemetry",
            "ThermalZones", "UMMeter", "Vcgencmd", "parse_tegrastats", "parse_throttled"]

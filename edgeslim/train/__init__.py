@@ -1,6 +1,14 @@
-"""Training slimmable supernets: methods (which sub-nets each step trains, and how) and the training loop."""
+"""Training: US-Nets (sandwich rule + in-place distillation), single widths; options are torch-free."""
 
-from .loop import TrainOptions, train
 from .methods import METHODS
+from .options import TrainOptions
 
 __all__ = ["METHODS", "TrainOptions", "train"]
+
+
+def __getattr__(name: str):
+    if name == "train":  # the training loop needs torch; importing the options must not
+        from .loop import train
+
+        return train
+    raise AttributeError(name)

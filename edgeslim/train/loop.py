@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,61 +13,16 @@ import torch
 from .. import __version__
 from ..console import console, progress
 from ..data import Dataset, load_dataset
-from ..errors import EdgeslimError, unknown_name
+from ..errors import EdgeslimError
 from ..evaluate import ship
-from ..models import MODELS, build_supernet
+from ..models import build_supernet
 from ..runs import (RUN_SCHEMA, finalize, load_tensors, read_sidecar, save_run, save_tensors_atomic,
                     write_atomic)
 from ..subnets import SubnetConfig, load_configs
 from .distributed import World
 from .methods import METHODS
+from .options import TrainOptions
 from .steps import Batches, make_optimizer, set_cosine_lr, train_step
-
-
-@dataclass
-class TrainOptions:
-    model: str = "resnet20"
-    data: str = "digits"
-    method: str = "usnet"
-    epochs: int = 30
-    out: str = "runs/digits-usnet"
-    seed: int = 0
-    batch_size: int = 64
-    lr: float = 0.1
-    weight_decay: float = 5e-4
-    num_random: int = 2
-    min_width: float = 0.25
-    widths: str = "0.25,0.5,0.75,1.0"
-    width: float = 1.0
-    configs: str | None = None
-    val_fraction: float = 0.0
-    granularity: int = 8
-    calib_samples: int = 2000
-    augment: bool = True
-    device: str = "auto"
-    resume: bool = False
-    force: bool = False
-    show_progress: bool = True
-
-    def check(self) -> None:
-        if self.model not in MODELS:
-            raise unknown_name("model", self.model, MODELS)
-        if self.method not in METHODS:
-            raise unknown_name("method", self.method, [*METHODS, "pss"])
-        for name in ("epochs", "batch_size", "granularity", "calib_samples"):
-            if getattr(self, name) < 1:
-                raise EdgeslimError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
-        if not 0 <= self.val_fraction < 0.5:
-            raise EdgeslimError(f"--val-fraction must be in [0, 0.5) (got {self.val_fraction})")
-        if not 0 < self.min_width <= 1 or not 0 < self.width <= 1:
-            raise EdgeslimError("--min-width and --width must be fractions in (0, 1]")
-
-    def same_job(self) -> dict:
-        """The options a resumed run must share with the run it continues."""
-        keys = ("model", "data", "method", "epochs", "seed", "batch_size", "lr", "weight_decay", "num_random",
-                "min_width", "widths", "configs", "width", "granularity", "augment", "calib_samples",
-                "val_fraction")
-        return {k: getattr(self, k) for k in keys}
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:

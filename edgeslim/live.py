@@ -1,0 +1,172 @@
+"""`edgeslim run`: the live loop — frames in, the controller picks the width, a status line out (torch-free).
+
+Frames come from the bundle's own test samples (default), an image folder, or a camera (OpenCV, or picamera2 on
+a Raspberry Pi). Telemetry providers are polled on a background thread so a slow source never stalls inference.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .controller import WidthController
+from .errors import EdgeslimError
+from .preprocess import IMAGE_SUFFIXES, preprocess, read_image
+from .runtime import DynamicModel
+from .targets import TELEMETRY, Target
+from .telemetry import BackgroundPoller, Reading, Telemetry
+
+
+@dataclass
+class LiveOptions:
+    input: str | None = None          # None: the bundle's samples; DIR; "camera" / "camera:N"
+    telemetry: list[dict] | None = None
+    slo_ms: float | None = None
+    frames: int | None = None
+    seconds: float | None = None
+    backend: str | None = None
+    threads: int | None = None
+
+
+def parse_telemetry(spec: str) -> list[dict]:
+    """``thermal,cpufreq,replay:trace.csv,um_meter:socket://host:port`` → telemetry source entries."""
+    sources = []
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        kind, _, arg = item.partition(":")
+        if kind not in TELEMETRY:
+            from .errors import unknown_name
+
+            raise unknown_name("telemetry source", kind, TELEMETRY)
+        entry = {"source": kind}
+        if arg:
+            entry["path" if kind == "replay" else "url" if kind in ("serial_csv", "um_meter") else "root"] = arg
+        sources.append(entry)
+    return sources
+
+
+def frames_from(source: str | None, bundle_path: Path) -> Iterator[tuple[np.ndarray, int | None]]:
+    """(image, label or None) pairs, endlessly for samples and cameras, once for a folder."""
+    if source is None:
+        samples = bundle_path / "samples.npz"
+        if not samples.is_file():
+            raise EdgeslimError(f"{bundle_path}: no samples.npz; pass --input DIR or --input camera")
+        with np.load(samples, allow_pickle=False) as data:
+            x, y = data["x"], data["y"]
+        for i in itertools.cycle(range(len(x))):
+            yield x[i], int(y[i])
+    elif source.startswith("camera"):
+        yield from _camera(int(source.partition(":")[2] or 0))
+    else:
+        folder = Path(source)
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (*IMAGE_SUFFIXES, ".npy"))
+        if not files:
+            raise EdgeslimError(f"--input {source}: no images ({', '.join(IMAGE_SUFFIXES)} or .npy) found")
+        for file in files:
+            yield read_image(file), None
+
+
+def _camera(index: int) -> Iterator[tuple[np.ndarray, None]]:
+    try:
+        from picamera2 import Picamera2
+
+        camera = Picamera2()
+        camera.start()
+        while True:
+            yield camera.capture_array()[..., :3], None
+    except ImportError:
+        pass
+    try:
+        import cv2
+    except ImportError:
+        raise EdgeslimError("--input camera needs OpenCV (pip install opencv-python-headless) or picamera2") from None
+    capture = cv2.VideoCapture(index)
+    if not capture.isOpened():
+        raise EdgeslimError(f"--input camera:{index}: no camera at index {index}")
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            return
+        yield frame[..., ::-1], None
+
+
+def live(bundle_path: str | Path, options: LiveOptions, status=None) -> dict:
+    """Run the loop until the input ends, ``frames`` or ``seconds``; ``status(dict)`` is called ~4x a second."""
+    model = DynamicModel.open(bundle_path, backend=options.backend, threads=options.threads)
+    manifest = model.bundle.manifest
+    target = Target(**{k: v for k, v in manifest["target"].items() if k in Target.__dataclass_fields__})
+    if options.telemetry is not None:
+        target.telemetry = options.telemetry
+    policy = target.controller_policy(slo_ms=options.slo_ms)
+    telemetry = Telemetry([TELEMETRY[s["source"]](s) for s in target.telemetry]) if target.telemetry else None
+    poller = BackgroundPoller(telemetry.read, policy.telemetry_period_s) if telemetry else None
+    costs = _costs(model)
+    controller = WidthController(costs, policy, telemetry=poller)
+    used, latencies, correct, labelled, misses = Counter(), [], 0, 0, 0
+    started = last_status = time.perf_counter()
+    switches, previous = 0, controller.rung
+    try:
+        for count, (image, label) in enumerate(frames_from(options.input, model.bundle.path), 1):
+            model.set_width(controller.rung)
+            logits = model(preprocess(image, manifest["input"]))
+            used[model.width] += 1
+            latencies.append(model.last_ms)
+            misses += policy.slo_ms is not None and model.last_ms > policy.slo_ms
+            if label is not None:
+                labelled += 1
+                correct += int(np.argmax(logits) == label)
+            rung = controller.step(model.last_ms)
+            switches += rung != previous
+            previous = rung
+            now = time.perf_counter()
+            if status and now - last_status >= 0.25:
+                last_status = now
+                status(_status(model, controller.reading, latencies, count, now - started))
+            if options.frames and count >= options.frames or options.seconds and now - started >= options.seconds:
+                break
+    finally:
+        if poller:
+            poller.close()
+    elapsed = time.perf_counter() - started
+    frames = sum(used.values())
+    return {"bundle": str(model.bundle.path), "backend": model.backend, "frames": frames, "seconds": round(elapsed, 2),
+            "fps": round(frames / max(elapsed, 1e-9), 1), "slo_ms": policy.slo_ms,
+            "miss_rate_pct": round(100.0 * misses / max(1, frames), 3) if policy.slo_ms else None,
+            "p50_ms": round(float(np.median(latencies)), 4) if latencies else None,
+            "switches": switches, "time_per_width_pct": {w: round(100.0 * used[w] / max(1, frames), 2)
+                                                         for w in model.widths},
+            "top1": round(100.0 * correct / labelled, 2) if labelled else None,
+            "telemetry": [s["source"] for s in target.telemetry], "last_reading": _reading(controller.reading)}
+
+
+def _costs(model: DynamicModel) -> list[float]:
+    """Relative cost of each width for the controller's step-up prediction: measured p50 if the bundle was
+    profiled on this backend, else MFLOPs."""
+    from .profile import load_profile
+
+    try:
+        measured = {w["name"]: w["p50_ms"] for w in load_profile(model.bundle.path)["widths"]}
+        costs = [measured[w] for w in model.widths]
+        if costs == sorted(costs):
+            return costs
+    except (EdgeslimError, KeyError):
+        pass
+    widths = {w["name"]: w for w in model.bundle.widths}
+    return [widths[w]["mflops"] for w in model.widths]
+
+
+def _reading(reading: Reading | None) -> dict | None:
+    return None if reading is None else {k: v for k, v in vars(reading).items() if v is not None}
+
+
+def _status(model: DynamicModel, reading: Reading | None, latencies: list[float], count: int, elapsed: float) -> dict:
+    recent = latencies[-50:]
+    return {"width": model.width, "p50_ms": float(np.median(recent)), "frames": count, "fps": count / elapsed,
+            "temperature_c": reading.temperature_c if reading else None,
+            "battery_pct": reading.battery_pct if reading else None,
+            "throttled": reading.throttled if reading else None}
