@@ -462,7 +462,7 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .live import LiveOptions, live, parse_telemetry
+    from .live import LiveOptions, live, parse_telemetry, status_line
 
     options = LiveOptions(input=args.input, telemetry=parse_telemetry(args.telemetry) if args.telemetry else None,
                           slo_ms=args.slo_ms, frames=args.frames, seconds=args.seconds, backend=args.backend,
@@ -474,11 +474,7 @@ def cmd_run(args) -> int:
     from .console import console
 
     def show(s):
-        temperature = f"{s['temperature_c']:.1f} °C" if s["temperature_c"] is not None else "- °C"
-        battery = f"{s['battery_pct']:.0f} %" if s["battery_pct"] is not None else "- %"
-        throttled = " throttled" if s["throttled"] else ""
-        console.print(f"width {s['width']}  {s['p50_ms']:.3f} ms  {s['fps']:.0f} fps  {temperature}  "
-                      f"battery {battery}{throttled}  frames {s['frames']}", end="\r", soft_wrap=True)
+        console.print(status_line(s), end="\r", soft_wrap=True)
 
     summary = live(args.bundle, options, status=show if console.is_terminal else None)
     console.print(" " * 80, end="\r")

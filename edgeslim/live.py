@@ -160,6 +160,15 @@ def _costs(model: DynamicModel) -> list[float]:
     return [widths[w]["mflops"] for w in model.widths]
 
 
+def status_line(s: dict) -> str:
+    """One status line: width, latency, fps, temperature, battery, throttling."""
+    temperature = f"{s['temperature_c']:.1f} °C" if s["temperature_c"] is not None else "- °C"
+    battery = f"{s['battery_pct']:.0f} %" if s["battery_pct"] is not None else "- %"
+    power = f"  {s['power_w']:.2f} W" if s.get("power_w") is not None else ""
+    return (f"width {s['width']}  {s['p50_ms']:.3f} ms  {s['fps']:.0f} fps  {temperature}  battery {battery}{power}"
+            f"{'  throttled' if s['throttled'] else ''}  frames {s['frames']}")
+
+
 def _reading(reading: Reading | None) -> dict | None:
     return None if reading is None else {k: v for k, v in vars(reading).items() if v is not None}
 
@@ -169,4 +178,5 @@ def _status(model: DynamicModel, reading: Reading | None, latencies: list[float]
     return {"width": model.width, "p50_ms": float(np.median(recent)), "frames": count, "fps": count / elapsed,
             "temperature_c": reading.temperature_c if reading else None,
             "battery_pct": reading.battery_pct if reading else None,
-            "throttled": reading.throttled if reading else None}
+            "throttled": reading.throttled if reading else None,
+            "power_w": reading.power_w if reading else None}

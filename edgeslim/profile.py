@@ -68,6 +68,24 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
+METER_WINDOW_S = 1.0  # power meters report a few times a second: keep the width running at least this long
+
+
+def _power_while_running(model: DynamicModel, x: np.ndarray, meter, window_start: float) -> list[float]:
+    """Meter readings (W) taken while the current width keeps running, over at least METER_WINDOW_S."""
+    power, calls = [], 0
+    while True:
+        elapsed = time.perf_counter() - window_start
+        if elapsed >= METER_WINDOW_S and power or elapsed >= 5 * METER_WINDOW_S:  # a silent meter: give up
+            return power
+        model(x)
+        calls += 1
+        if calls % 10 == 0:
+            reading = meter.read()
+            if reading is not None and reading.power_w is not None:
+                power.append(reading.power_w)
+
+
 def profile(bundle_path: str | Path, options: ProfileOptions, on_width=None) -> dict:
     """Measure every width; returns the profile (also written into the bundle's ``profiles/``)."""
     started = time.perf_counter()
@@ -81,19 +99,18 @@ def profile(bundle_path: str | Path, options: ProfileOptions, on_width=None) -> 
     random.Random(options.seed).shuffle(order)
     widths = {w["name"]: w for w in model.bundle.widths}
     rows = {}
+    if meter is not None:
+        meter.read()  # connect and drop what was buffered before the measurement
     for width in order:
         model.set_width(width)
         for _ in range(options.warmup):
             model(x)
-        power = []
         samples = np.empty(options.runs)
+        window = time.perf_counter()
         for i in range(options.runs):
             model(x)
             samples[i] = model.last_ms
-            if meter is not None and i % 10 == 0:
-                reading = meter.read()
-                if reading is not None and reading.power_w is not None:
-                    power.append(reading.power_w)
+        power = _power_while_running(model, x, meter, window) if meter is not None else []
         row = {"name": width, "mflops": widths[width]["mflops"], "top1": widths[width].get("top1"),
                "first_run_ms": round(model.first_run_ms[width], 4), "mean_ms": round(float(samples.mean()), 4),
                "p50_ms": _percentile(samples, 50), "p90_ms": _percentile(samples, 90),
@@ -105,6 +122,8 @@ def profile(bundle_path: str | Path, options: ProfileOptions, on_width=None) -> 
         rows[width] = row
         if on_width:
             on_width(row)
+    if meter is not None:
+        meter.close()
     result = {
         "format": PROFILE_FORMAT, "device": options.device or device_name(), "machine": platform.machine(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "backend": model.backend,

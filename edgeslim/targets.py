@@ -23,7 +23,7 @@ TELEMETRY = {
     "jetson_rails": lambda s: JetsonRails(s.get("root", "/sys/class/hwmon")),
     "serial_csv": lambda s: CsvPowerMeter(s["url"], int(s.get("baudrate", 115200))),
     "um_meter": lambda s: UMMeter(s["url"], int(s.get("baudrate", 9600))),
-    "replay": lambda s: Replay(s["path"], loop=bool(s.get("loop", False))),
+    "replay": lambda s: Replay(s["path"], loop=bool(s.get("loop", False)), speed=float(s.get("speed", 1.0))),
 }
 
 

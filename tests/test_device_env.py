@@ -2,12 +2,9 @@
 tflite-runtime), exactly as it is installed on a board."""
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
 
 from conftest import ROOT, device_python
 

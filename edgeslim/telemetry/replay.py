@@ -43,13 +43,15 @@ def load_trace(path: str | Path) -> list[tuple[float, Reading]]:
 
 
 class Replay:
-    """The trace's latest sample at or before the elapsed time (``clock`` from construction); the first sample
-    before that, unavailable after the end unless ``loop``."""
+    """The trace's latest sample at or before the elapsed time (``clock`` from construction, times ``speed``:
+    60 replays a minute per second); the first sample before that, unavailable after the end unless ``loop``."""
 
     name = "replay"
 
-    def __init__(self, path: str | Path, clock: Callable[[], float] = time.monotonic, loop: bool = False):
+    def __init__(self, path: str | Path, clock: Callable[[], float] = time.monotonic, loop: bool = False,
+                 speed: float = 1.0):
         self.samples = load_trace(path)
+        self.speed = speed
         self.times = [t for t, _ in self.samples]
         self.clock, self.loop = clock, loop
         self.start = clock()
@@ -63,4 +65,4 @@ class Replay:
         return self.samples[max(0, bisect.bisect_right(self.times, t) - 1)][1]
 
     def read(self) -> Reading | None:
-        return self.at(self.clock() - self.start)
+        return self.at((self.clock() - self.start) * self.speed)
