@@ -19,9 +19,14 @@ $(DEVICE_VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed $(DEVICE_VENV)/.installed
 
+BUNDLE := $(RUN)-android-arm64
+
 demo: $(VENV)/.installed
 	$(VENV)/bin/edgeslim train --model resnet20 --data digits --method pss --epochs 30 --out $(RUN) --force
 	$(VENV)/bin/edgeslim eval $(RUN) --plot $(RUN)/accuracy_vs_mflops.png
+	$(VENV)/bin/edgeslim build $(RUN) --target android-arm64 --out $(BUNDLE) --force
+	$(VENV)/bin/edgeslim profile $(BUNDLE) --backend tflite --runs 200
+	$(VENV)/bin/edgeslim simulate $(BUNDLE) --trace calibration/trace-throttling-ramp.csv --plot $(BUNDLE)/simulate.png
 
 test: setup
 	EDGESLIM_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python $(VENV)/bin/python -m pytest -q --durations=10

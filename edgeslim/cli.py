@@ -119,7 +119,9 @@ def _add_bundle_commands(sub) -> None:
     p.add_argument("run", help="run directory written by edgeslim train / search")
     p.add_argument("--target", required=True, help="target profile name (see edgeslim targets) or a .json file")
     p.add_argument("--backends", help="comma-separated subset of executorch,coreml,tflite (default: the target's)")
-    p.add_argument("--precision", help="fp32 | fp16 (Core ML; others stay fp32) (default: the target's)")
+    p.add_argument("--precision", help="fp32 | fp16 (Core ML; others stay fp32) | int8 (post-training, "
+                                       "calibration/int8-ptq.json) (default: the target's)")
+    p.add_argument("--calib", help="int8 calibration data (default: the run's own training split)")
     p.add_argument("--out", help="bundle directory (default: RUN-TARGET next to the run)")
     p.add_argument("--no-validate", action="store_true", help="skip the quick validation against PyTorch")
     p.add_argument("--force", action="store_true", help="replace an existing bundle directory")
@@ -349,7 +351,7 @@ def cmd_build(args) -> int:
     from .build import BuildOptions, build
 
     options = BuildOptions(target=args.target, backends=_csv(args.backends), precision=args.precision,
-                           out=args.out, validate=not args.no_validate, force=args.force)
+                           out=args.out, validate=not args.no_validate, force=args.force, calib=args.calib)
     out = build(args.run, options)
     if args.json:
         manifest = json.loads((out / "manifest.json").read_text())

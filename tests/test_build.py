@@ -175,3 +175,24 @@ def test_build_errors_are_one_line_and_leave_nothing_behind(tiny_run, tmp_path, 
         builder.build(tiny_run, BuildOptions(target="x86-emu", backends=["executorch", "tflite"], out=out,
                                              quiet=True))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_int8_build_quantizes_every_width_with_the_calibration_recipe(tiny_run, tmp_path):
+    out = tmp_path / "int8"
+    result = run_cli("build", str(tiny_run), "--target", "x86-emu", "--backends", "tflite", "--precision", "int8",
+                     "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["artifacts"]["tflite"]["precision"] == "int8"
+    assert "int8 top-1 drop" in result.stderr
+    from ai_edge_litert.interpreter import Interpreter
+
+    unpacked = tmp_path / "plain"
+    assert run_cli("unpack", str(out), "--out", str(unpacked)).returncode == 0
+    runner = Interpreter(model_path=str(unpacked / "model.tflite")).get_signature_runner("w050")
+    assert next(iter(runner.get_input_details().values()))["dtype"] == np.int8
+    validated = run_cli("validate", str(out), "--json")
+    assert validated.returncode == 0, validated.stderr
+    rows = json.loads(validated.stdout)["rows"]
+    assert len(rows) == 4 and all(r["precision"] == "int8" and r["top1_agreement"] >= 90 for r in rows)
+    assert all(abs(r["top1_drop"]) < 10 for r in rows)

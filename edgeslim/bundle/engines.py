@@ -44,11 +44,21 @@ class TFLiteEngine:
         for width, entry in entries.items():
             runner = self.interpreter.get_signature_runner(entry)
             self.runners[width] = runner
-            self.io[width] = (next(iter(runner.get_input_details())), next(iter(runner.get_output_details())))
+            (input_name, input_spec), = runner.get_input_details().items()
+            (output_name, output_spec), = runner.get_output_details().items()
+            self.io[width] = (input_name, input_spec, output_name, output_spec)
 
     def run(self, width: str, x: np.ndarray) -> np.ndarray:
-        input_name, output_name = self.io[width]
-        return self.runners[width](**{input_name: x})[output_name]
+        input_name, input_spec, output_name, output_spec = self.io[width]
+        if input_spec["dtype"] != np.float32:  # an int8 model: quantize with the input tensor's own parameters
+            scale, zero = input_spec["quantization"]
+            info = np.iinfo(input_spec["dtype"])
+            x = np.clip(np.round(x / scale) + zero, info.min, info.max).astype(input_spec["dtype"])
+        out = self.runners[width](**{input_name: x})[output_name]
+        if output_spec["dtype"] != np.float32:
+            scale, zero = output_spec["quantization"]
+            out = (out.astype(np.float32) - zero) * scale
+        return out
 
 
 class ExecuTorchEngine:
