@@ -1,11 +1,13 @@
 """Bundle figures for `edgeslim build`: bytes, latency vs standalone exports, numerical agreement, build time.
 
-    python bench/bundle_report.py [--runs 400] [--threads 2] [--cases digits,digits32]
+    python bench/bundle_report.py [--runs 400] [--threads 2] [--cases digits,digits32,digits32-resnet18]
 
-Cases: ``digits`` (ResNet-20 on 8x8 digits) and ``digits32`` (ResNet-20 on the digits upsampled to 32x32 RGB,
-the CIFAR input shape: a ResNet-20-class model at its usual size). Each case trains a short US-Nets run (accuracy
-is not the point here), times `edgeslim build --target x86-emu` (3 backends x 4 widths), exports every width
-alone as the standalone reference, and measures batch-1 latency (median of ``--runs`` interleaved calls).
+Cases: ``digits`` (ResNet-20 on 8x8 digits), ``digits32`` (ResNet-20 on the digits upsampled to 32x32 RGB,
+the CIFAR input shape: a ResNet-20-class model at its usual size) and ``digits32-resnet18`` (ResNet-18 at
+32x32, 0.56 GFLOPs: where per-op overheads no longer dominate the smallest width).
+Each case trains a short US-Nets run (accuracy is not the point here), times `edgeslim build --target x86-emu`
+(3 backends x 4 widths), exports every width alone as the standalone reference, and measures batch-1 latency
+(median of ``--runs`` interleaved calls).
 Writes bench/reports/bundle_<case>.md and bench/results/bundle_<case>.json.
 """
 
@@ -75,11 +77,26 @@ def interleaved_medians(bundle_model: DynamicModel, standalone, width: str, x, r
     return float(np.median(ours)), float(np.median(alone))
 
 
-def run_case(case: str, runs: int, threads: int, workdir: Path) -> dict:
+def int8_drops(run_dir: Path, workdir: Path) -> list[dict]:
+    """Build the run in int8 (ExecuTorch + TFLite + Core ML) and measure every width on the whole test split."""
+    bundle_dir = workdir / f"{run_dir.name}-int8"
+    seconds = cli("build", str(run_dir), "--target", "x86-emu", "--precision", "int8", "--out", str(bundle_dir),
+                  "--force")
+    result = subprocess.run([sys.executable, "-m", "edgeslim", "validate", str(bundle_dir), "--json"],
+                            capture_output=True, text=True)
+    rows = json.loads(result.stdout)["rows"]
+    artifacts = json.loads((bundle_dir / "manifest.json").read_text())["artifacts"]
+    stored = {b: a["stored_bytes"] for b, a in artifacts.items()}
+    return [{**r, "build_seconds": seconds, "stored_bytes": stored[r["backend"]]} for r in rows]
+
+
+def run_case(case: str, runs: int, threads: int, workdir: Path, int8: bool = False) -> dict:
     data = "digits" if case == "digits" else digits32(RESULTS / "digits32.npz")
+    arch = "resnet18" if case.endswith("resnet18") else "resnet20"
     run_dir = workdir / f"{case}-run"
-    epochs = "10" if case == "digits" else "3"
-    cli("train", "--data", data, "--method", "usnet", "--epochs", epochs, "--out", str(run_dir), "--force")
+    epochs = {"digits": "30", "digits32": "3"}.get(case, "1")
+    cli("train", "--model", arch, "--data", data, "--method", "usnet", "--epochs", epochs, "--out", str(run_dir),
+        "--force")
     bundle_dir = workdir / f"{case}-bundle"
     build_s = cli("build", str(run_dir), "--target", "x86-emu", "--out", str(bundle_dir), "--force")
     bundle = open_bundle(bundle_dir)
@@ -137,17 +154,20 @@ def run_case(case: str, runs: int, threads: int, workdir: Path) -> dict:
 
     x_eval, y_eval = validation_data(manifest["model"], 0)
     agreement = validate(bundle, x_eval, y_eval)
-    return {"case": case, "data": data, "input_shape": run.info["input_shape"], "threads": threads, "runs": runs,
+    int8 = int8_drops(run_dir, workdir) if int8 else []
+    return {"case": case, "model": arch, "epochs": epochs, "data": data,
+            "input_shape": run.info["input_shape"], "threads": threads, "runs": runs,
             "build_seconds": build_s, "bytes": rows_bytes, "latency": rows_latency,
-            "speedup_efficiency_smallest": efficiency, "validation": agreement}
+            "speedup_efficiency_smallest": efficiency, "validation": agreement, "int8": int8}
 
 
 def report(result: dict) -> str:
     c = result
-    lines = [f"# Bundle report: ResNet-20, {c['case']} (input {c['input_shape']})", "",
+    lines = [f"# Bundle report: {c['model']}, {c['case']} (input {c['input_shape']}, US-Nets {c['epochs']} epochs: "
+             "latency and bytes are the point, not accuracy)", "",
              f"`python bench/bundle_report.py --cases {c['case']}` · x86_64, {c['threads']} threads, batch 1, "
              f"median of {c['runs']} interleaved calls.", "",
-             f"Build wall time, `edgeslim build RUN --target x86-emu` (4 widths x 3 backends, with quick validation): "
+             f"Build wall time, `edgeslim build RUN --target x86-emu` (4 widths x 3 backends, quick validation): "
              f"**{c['build_seconds']:.1f} s**", "",
              "## Bytes", "",
              "| backend | bundle stores | bytes | full width alone | naive per-width sum | ratio vs full |",
@@ -177,6 +197,18 @@ def report(result: dict) -> str:
         else:
             lines.append(f"| {r['backend']} | {r['width']} | {r['max_abs_diff']:.2e} | {r['top1_agreement']:.1f} | "
                          f"{r['top1']:.2f} | {r['top1_pytorch']:.2f} |")
+    if c.get("int8"):
+        lines += ["", f"## int8 (`--precision int8`, calibration/int8-ptq.json: 128 training images), built in "
+                      f"{c['int8'][0]['build_seconds']:.0f} s; whole test split", "",
+                  "| backend | width | top-1 % int8 | top-1 % fp32 PyTorch | drop (points) | agreement % |",
+                  "|---|---|---|---|---|---|"]
+        for r in c["int8"]:
+            if r["backend"] == "coreml":
+                lines.append(f"| coreml | {r['width']} | spec check only (int8 weights, "
+                             f"{r['weight_bytes']:,} B weight.bin) | - | - | - |")
+            else:
+                lines.append(f"| {r['backend']} | {r['width']} | {r['top1']:.2f} | {r['top1_pytorch']:.2f} | "
+                             f"{r['top1_drop']:+.2f} | {r['top1_agreement']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -185,12 +217,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=400)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cases", default="digits,digits32")
+    parser.add_argument("--int8", action="store_true", help="also build int8 and report the top-1 drop per width")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     REPORTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases.split(","):
-            result = run_case(case, args.runs, args.threads, Path(tmp))
+            result = run_case(case, args.runs, args.threads, Path(tmp), args.int8)
             (RESULTS / f"bundle_{case}.json").write_text(json.dumps(result, indent=1))
             text = report(result)
             (REPORTS / f"bundle_{case}.md").write_text(text)

@@ -26,6 +26,10 @@ class DynamicModel:
         self.bundle, self.backend, self.threads = bundle, backend, threads
         entries = {w["name"]: w["backends"][backend]["entry"] for w in bundle.widths}
         started = time.perf_counter()
+        with quiet():
+            ENGINES[backend].load_runtime()
+        self.import_ms = (time.perf_counter() - started) * 1e3
+        started = time.perf_counter()
         data = bundle.artifact_bytes(backend)
         self.materialize_ms = (time.perf_counter() - started) * 1e3
         started = time.perf_counter()

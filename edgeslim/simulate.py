@@ -2,8 +2,9 @@
 
 Frames arrive at ``fps``; each runs the width a policy picks, with a latency drawn from the width's measured
 samples (the same draw for every policy: a slow frame is slow at every width) times a throttling multiplier from
-the trace: ``throttle_factor`` while the trace says throttled, and ``thermal_slope`` per °C above
-``thermal_knee_c`` (DVFS before the hard throttle). A frame misses its deadline when its latency exceeds the SLO.
+the trace: ``thermal_slope`` per °C above ``thermal_knee_c`` (DVFS lowering clocks before the hard throttle),
+and ``throttle_factor`` while the trace says throttled (clocks at their cap; the larger of the two applies).
+A frame misses its deadline when its latency exceeds the SLO.
 
 Policies compared on the same trace and draws: the width controller; always the largest; always the smallest;
 and an oracle that knows each frame's latency at every width in advance and runs the largest one that meets the
@@ -37,10 +38,10 @@ def slowdown(reading: Reading | None, options: SimulationOptions) -> float:
     """Latency multiplier the trace implies at one instant."""
     if reading is None:
         return 1.0
-    factor = options.throttle_factor if reading.throttled else 1.0
+    factor = 1.0
     if reading.temperature_c is not None:
-        factor *= 1.0 + options.thermal_slope * max(0.0, reading.temperature_c - options.thermal_knee_c)
-    return factor
+        factor = 1.0 + options.thermal_slope * max(0.0, reading.temperature_c - options.thermal_knee_c)
+    return max(factor, options.throttle_factor) if reading.throttled else factor
 
 
 class _Trace:

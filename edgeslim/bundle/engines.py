@@ -38,6 +38,11 @@ class TFLiteEngine:
 
     name = "tflite"
 
+    @staticmethod
+    def load_runtime() -> None:
+        """Import the interpreter (one-time process cost, kept out of the bundle's init time)."""
+        _tflite_interpreter()
+
     def __init__(self, data: bytes, entries: dict[str, str], threads: int):
         self.interpreter = _tflite_interpreter()(model_content=data, num_threads=threads)
         self.runners, self.io = {}, {}
@@ -65,6 +70,14 @@ class ExecuTorchEngine:
     """One program, one loaded method per width (XNNPACK weights are packed once, at load)."""
 
     name = "executorch"
+
+    @staticmethod
+    def load_runtime() -> None:
+        """Import the runtime (it brings torch: seconds, once per process, kept out of the bundle's init time)."""
+        import torch  # noqa: F401
+        from executorch.runtime import Runtime
+
+        Runtime.get()
 
     def __init__(self, data: bytes, entries: dict[str, str], threads: int):
         import torch
