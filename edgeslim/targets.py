@@ -73,6 +73,9 @@ def load_target(name_or_path: str) -> Target:
     for backend in target.backends:
         if backend not in BACKENDS:
             raise unknown_name(f"backend in {path}", backend, BACKENDS)
+    if target.input_layout != "NCHW":
+        raise EdgeslimError(f"{path}: input_layout {target.input_layout!r} is not supported yet; bundles take NCHW "
+                            f"input (set \"input_layout\": \"NCHW\")")
     if target.precision not in PRECISIONS:
         raise unknown_name(f"precision in {path}", target.precision, PRECISIONS)
     for source in target.telemetry:

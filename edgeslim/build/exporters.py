@@ -1,0 +1,134 @@
+"""One exporter per backend: a dict of static width models → one artifact holding every width.
+
+Each uses the backend's own toolchain (torch.export + ExecuTorch/XNNPACK, litert-torch, coremltools) and
+returns the artifact's path. Entry points are named after the widths (``w025`` ...).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..quiet import quiet
+
+
+def quantize_pt2e(model: nn.Module, example: torch.Tensor, quantizer, calibration: torch.Tensor,
+                  fold: bool = True) -> nn.Module:
+    """Post-training int8 quantization (PT2E): annotate with ``quantizer``, observe ``calibration`` images one at a
+    time (the graph is exported for batch 1), convert."""
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    graph = prepare_pt2e(torch.export.export(model, (example,)).module(), quantizer)
+    for image in calibration:
+        graph(image[None])
+    return convert_pt2e(graph, fold_quantize=fold)
+
+
+def export_executorch(models: dict[str, nn.Module], example: torch.Tensor, path: Path, metadata: dict,
+                      calibration: torch.Tensor | None = None, recipe: dict | None = None) -> Path:
+    """A .pte with one XNNPACK-delegated method per width (+ an ``edgeslim_metadata`` constant method: JSON).
+
+    With ``calibration``: int8 (XNNPACK quantizer, per-channel symmetric weights, static activations)."""
+    with quiet():
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+        from executorch.exir import to_edge_transform_and_lower
+
+        if calibration is not None:
+            from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+                XNNPACKQuantizer, get_symmetric_quantization_config)
+
+            per_channel = (recipe or {}).get("per_channel", True)
+            models = {name: quantize_pt2e(m, example, XNNPACKQuantizer().set_global(
+                get_symmetric_quantization_config(is_per_channel=per_channel)), calibration)
+                for name, m in models.items()}
+        programs = {name: torch.export.export(m, (example,)) for name, m in models.items()}
+        edge = to_edge_transform_and_lower(programs, partitioner=[XnnpackPartitioner()],
+                                           constant_methods={"edgeslim_metadata": json.dumps(metadata)})
+        program = edge.to_executorch()
+    path.write_bytes(program.buffer)
+    return path
+
+
+def export_tflite(models: dict[str, nn.Module], example: torch.Tensor, path: Path, metadata: dict,
+                  calibration: torch.Tensor | None = None, recipe: dict | None = None) -> Path:
+    """A .tflite with one signature per width and the bundle description as TFLite metadata.
+
+    With ``calibration``: int8 through litert-torch's PT2E quantizer (int8 inputs and outputs; the runtime
+    quantizes and dequantizes with the tensors' own parameters)."""
+    with quiet():
+        import litert_torch
+
+        quant_config = None
+        if calibration is not None:
+            from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+            from litert_torch.quantize.quant_config import QuantConfig
+
+            quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(
+                is_per_channel=(recipe or {}).get("per_channel", True), is_dynamic=False))
+            models = {name: quantize_pt2e(m, example, quantizer, calibration, fold=False)
+                      for name, m in models.items()}
+            quant_config = QuantConfig(pt2e_quantizer=quantizer)
+        converter = None
+        for name, m in models.items():
+            converter = (litert_torch if converter is None else converter).signature(name, m, (example,))
+        edge_model = converter.convert(quant_config=quant_config)
+        edge_model.export(str(path))
+    _add_tflite_metadata(path, "edgeslim", json.dumps(metadata).encode())
+    return path
+
+
+def _add_tflite_metadata(path: Path, name: str, data: bytes) -> None:
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+    buffer = schema.BufferT()
+    buffer.data = list(data)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = name, len(model.buffers) - 1
+    model.metadata = (model.metadata or []) + [entry]
+    builder = flatbuffers.Builder(os.path.getsize(path) + len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path.write_bytes(bytes(builder.Output()))
+
+
+def export_coreml(models: dict[str, nn.Module], example: torch.Tensor, path: Path, metadata: dict,
+                  precision: str = "fp32") -> Path:
+    """A multifunction .mlpackage (iOS 18 / macOS 15): one function per width, the largest is the default.
+
+    ``fp16``: fp16 compute and weights; ``int8``: int8 weights (linear symmetric, per channel), fp16 compute.
+
+    coremltools folds each width's weight slices into constants at conversion, so functions share only
+    byte-identical constants (see the README's Core ML note).
+    """
+    with quiet(), tempfile.TemporaryDirectory() as tmp:
+        import coremltools as ct
+
+        compute = ct.precision.FLOAT32 if precision == "fp32" else ct.precision.FLOAT16
+        descriptor = ct.utils.MultiFunctionDescriptor()
+        for name, model in models.items():
+            traced = torch.jit.trace(model, example)
+            converted = ct.convert(traced, inputs=[ct.TensorType(name="input", shape=tuple(example.shape))],
+                                   outputs=[ct.TensorType(name="logits")], convert_to="mlprogram",
+                                   minimum_deployment_target=ct.target.iOS18, compute_precision=compute)
+            if precision == "int8":
+                config = ct.optimize.coreml.OptimizationConfig(global_config=ct.optimize.coreml.OpLinearQuantizerConfig(
+                    mode="linear_symmetric", dtype="int8", granularity="per_channel"))
+                converted = ct.optimize.coreml.linear_quantize_weights(converted, config)
+            single = Path(tmp) / f"{name}.mlpackage"
+            converted.save(str(single))
+            descriptor.add_function(str(single), src_function_name="main", target_function_name=name)
+        descriptor.default_function_name = list(models)[-1]
+        combined = Path(tmp) / "combined.mlpackage"
+        ct.utils.save_multifunction(descriptor, str(combined))
+        package = ct.models.MLModel(str(combined), skip_model_load=True)
+        package.user_defined_metadata["edgeslim"] = json.dumps(metadata)
+        package.short_description = f"edgeslim {metadata.get('model', '')}: widths {', '.join(models)}"
+        package.save(str(path))
+    return path
