@@ -39,6 +39,9 @@ def test_bundle_holds_every_width_for_every_backend_with_weights_stored_once(tin
         # all widths in one plain artifact carry ~1.9x the full-width weights; the bundle stores them once
         assert entry["stored_bytes"] + blob < 0.6 * len(full), backend
         assert entry["stored_bytes"] < 0.05 * len(full), backend
+    # Core ML: every function slices the same full-width constants, stored once in weight.bin
+    weight_bin = tiny_bundle / "model.mlpackage" / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
+    assert weight_bin.stat().st_size < 1.1 * blob
 
 
 def test_artifacts_carry_their_own_metadata(tiny_bundle, tmp_path):
@@ -73,7 +76,8 @@ def test_validate_compares_every_width_with_pytorch(tiny_bundle):
     assert len(runnable) == 8 and len([r for r in rows if r["backend"] == "coreml"]) == 4
     for r in runnable:
         assert r["max_abs_diff"] < 1e-4 and r["top1_agreement"] == 100.0 and r["top1"] == r["top1_pytorch"]
-    assert all(r["spec_ok"] and r["convs"] > 0 for r in rows if r["backend"] == "coreml")
+    assert all(r["spec_ok"] and r["convs"] > 0 and r["slices"] > 0 for r in rows
+               if r["backend"] == "coreml" and r["width"] != "w100")
 
 
 def test_device_env_runs_the_bundle_with_tflite_runtime_and_no_torch(tiny_bundle, tmp_path):
@@ -159,8 +163,9 @@ def test_damaged_bundles_get_one_line(tiny_bundle, tmp_path, damage, message):
 def test_build_errors_are_one_line_and_leave_nothing_behind(tiny_run, tmp_path, monkeypatch):
     result = run_cli("build", str(tiny_run), "--target", "andriod-arm64", "--out", str(tmp_path / "b"))
     assert result.returncode == 2 and "did you mean android-arm64" in result.stderr
-    result = run_cli("build", str(tiny_run), "--target", "x86-emu", "--precision", "int8", "--out", str(tmp_path / "b"))
-    assert result.returncode == 2 and "int8" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    result = run_cli("build", str(tiny_run), "--target", "x86-emu", "--precision", "int4", "--out", str(tmp_path / "b"))
+    assert result.returncode == 2 and "unknown precision 'int4'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     result = run_cli("build", str(tiny_run), "--target", "x86-emu", "--backends", "tflite,onnx")
     assert result.returncode == 2 and "unknown backend 'onnx'" in result.stderr
 

@@ -31,7 +31,8 @@ from ..jsonfile import read_json
 from ..resources import data_dir
 from ..runs import load_run
 from ..targets import BACKENDS, load_target
-from .exporters import export_coreml, export_executorch, export_tflite
+from .coreml import export_coreml
+from .exporters import export_executorch, export_tflite
 from .folding import blob_tensors, folded_width
 from .punch import punch
 from .validate import validate
@@ -116,13 +117,14 @@ def _write_bundle(run, target, backends: list[str], precision: str, partial: Pat
     for config in run.configs:
         models[config.name], width_recipes = folded_width(run.supernet, config, blob)
         recipes.update({f"{config.name}/{name}": r for name, r in width_recipes.items()})
+    unfolded = {config.name: run.supernet.extract(config) for config in run.configs}  # Core ML keeps BN apart
     example = torch.zeros(1, *run.info["input_shape"])
     metadata = _metadata(run.info, run.info["configs"])
     calibration = _calibration(run.info, options.calib) if precision == "int8" else None
     artifacts = {}
     for backend in backends:
-        artifacts[backend] = _export(backend, models, example, partial, metadata, recipes, blob, precision,
-                                     options.quiet, calibration)
+        artifacts[backend] = _export(backend, unfolded if backend == "coreml" else models, example, partial,
+                                     metadata, recipes, blob, precision, options.quiet, calibration)
     manifest = {
         "schema": SCHEMA, "edgeslim": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": {"name": run.info["model"], "input_shape": run.info["input_shape"],
@@ -173,7 +175,8 @@ def _export(backend, models, example, partial: Path, metadata, recipes, blob, pr
         elif backend == "tflite":
             export_tflite(models, example, path, metadata, images, recipe)
         else:
-            export_coreml(models, example, path, metadata, artifact_precision)
+            full = {k: v for k, v in blob.items() if v.ndim in (2, 4)}
+            export_coreml(models, example, path, metadata, full, artifact_precision)
     entry = {"file": file, "precision": artifact_precision, "entries": list(models)}
     if backend == "coreml":
         entry.update(stored_as=file, sha256=sha256_of(path), stored_sha256=sha256_of(path),
@@ -189,10 +192,10 @@ def _export(backend, models, example, partial: Path, metadata, recipes, blob, pr
                      stored_sha256=sha256_bytes(packed), bytes=len(data), stored_bytes=len(packed), holes=holes)
     seconds = time.perf_counter() - started
     if not quiet:
-        shared = "" if backend == "coreml" else " + shared blob"
+        shared = " (weights shared by its functions)" if backend == "coreml" else " + shared blob"
+        final = os.path.relpath(partial.with_suffix("") / entry["stored_as"])
         console.print(f"[green]✓[/green] {LABELS[backend]}: {len(models)} widths, {artifact_precision}, "
-                      f"{human_bytes(entry['stored_bytes'])}{shared} → {os.path.relpath(partial.with_suffix('') / entry['stored_as'])} "
-                      f"({seconds:.1f} s)")
+                      f"{human_bytes(entry['stored_bytes'])}{shared} → {final} ({seconds:.1f} s)")
     return entry
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -96,39 +95,3 @@ def _add_tflite_metadata(path: Path, name: str, data: bytes) -> None:
     builder = flatbuffers.Builder(os.path.getsize(path) + len(data) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     path.write_bytes(bytes(builder.Output()))
-
-
-def export_coreml(models: dict[str, nn.Module], example: torch.Tensor, path: Path, metadata: dict,
-                  precision: str = "fp32") -> Path:
-    """A multifunction .mlpackage (iOS 18 / macOS 15): one function per width, the largest is the default.
-
-    ``fp16``: fp16 compute and weights; ``int8``: int8 weights (linear symmetric, per channel), fp16 compute.
-
-    coremltools folds each width's weight slices into constants at conversion, so functions share only
-    byte-identical constants (see the README's Core ML note).
-    """
-    with quiet(), tempfile.TemporaryDirectory() as tmp:
-        import coremltools as ct
-
-        compute = ct.precision.FLOAT32 if precision == "fp32" else ct.precision.FLOAT16
-        descriptor = ct.utils.MultiFunctionDescriptor()
-        for name, model in models.items():
-            traced = torch.jit.trace(model, example)
-            converted = ct.convert(traced, inputs=[ct.TensorType(name="input", shape=tuple(example.shape))],
-                                   outputs=[ct.TensorType(name="logits")], convert_to="mlprogram",
-                                   minimum_deployment_target=ct.target.iOS18, compute_precision=compute)
-            if precision == "int8":
-                config = ct.optimize.coreml.OptimizationConfig(global_config=ct.optimize.coreml.OpLinearQuantizerConfig(
-                    mode="linear_symmetric", dtype="int8", granularity="per_channel"))
-                converted = ct.optimize.coreml.linear_quantize_weights(converted, config)
-            single = Path(tmp) / f"{name}.mlpackage"
-            converted.save(str(single))
-            descriptor.add_function(str(single), src_function_name="main", target_function_name=name)
-        descriptor.default_function_name = list(models)[-1]
-        combined = Path(tmp) / "combined.mlpackage"
-        ct.utils.save_multifunction(descriptor, str(combined))
-        package = ct.models.MLModel(str(combined), skip_model_load=True)
-        package.user_defined_metadata["edgeslim"] = json.dumps(metadata)
-        package.short_description = f"edgeslim {metadata.get('model', '')}: widths {', '.join(models)}"
-        package.save(str(path))
-    return path

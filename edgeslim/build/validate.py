@@ -85,6 +85,7 @@ def check_coreml_spec(bundle: Bundle) -> list[dict]:
         ok = in_shape == bundle.manifest["input"]["shape"] and out_shape[-1] == num_classes
         rows.append({"backend": "coreml", "width": width["name"], "input_shape": in_shape,
                      "output_shape": out_shape, "ops": len(ops), "convs": ops.count("conv"),
+                     "slices": ops.count("slice_by_index"),
                      "weight_bytes": weights.stat().st_size, "spec_ok": ok})
     return rows
 
