@@ -6,7 +6,10 @@ a Raspberry Pi). Telemetry providers are polled on a background thread so a slow
 
 from __future__ import annotations
 
+import argparse
 import itertools
+import json
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -142,6 +145,35 @@ def live(bundle_path: str | Path, options: LiveOptions, status=None) -> dict:
                                                          for w in model.widths},
             "top1": round(100.0 * correct / labelled, 2) if labelled else None,
             "telemetry": [s["source"] for s in target.telemetry], "last_reading": _reading(controller.reading)}
+
+
+def demo_parser(description: str) -> argparse.ArgumentParser:
+    """The options every board demo shares (bundle, input, replay, SLO, duration)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("bundle")
+    parser.add_argument("--input", help="camera[:N], an image folder, or nothing for the bundle's own test samples")
+    parser.add_argument("--replay", help="replay a telemetry trace instead of reading the board's sensors")
+    parser.add_argument("--replay-speed", type=float, default=60.0, help="trace seconds per second (default 60)")
+    parser.add_argument("--slo-ms", type=float, help="latency target per frame (default: the bundle's target)")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    return parser
+
+
+def run_demo(args: argparse.Namespace, board_sources: list[dict]) -> int:
+    """Run the live loop with the board's telemetry (or ``--replay``), a status line on stderr, the summary as
+    JSON on stdout; a user mistake is one line and exit status 2."""
+    sources = ([{"source": "replay", "path": args.replay, "loop": True, "speed": args.replay_speed}]
+               if args.replay else board_sources)
+    options = LiveOptions(input=args.input, telemetry=sources, slo_ms=args.slo_ms, seconds=args.seconds)
+    try:
+        summary = live(args.bundle, options,
+                       status=lambda s: print("\r" + status_line(s), end="", file=sys.stderr, flush=True))
+    except EdgeslimError as exc:
+        print(f"demo: error: {exc}", file=sys.stderr)
+        return 2
+    print(file=sys.stderr)
+    print(json.dumps(summary, indent=2))
+    return 0
 
 
 def _costs(model: DynamicModel) -> list[float]:

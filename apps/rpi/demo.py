@@ -1,7 +1,7 @@
 """Raspberry Pi demo: a camera (or images) through an edgeslim bundle, the width following the Pi's temperature,
 throttling flags and (optionally) a USB power meter.
 
-    python apps/rpi/demo.py BUNDLE [--input camera|DIR] [--meter um:/dev/ttyUSB0] [--slo-ms 50] [--seconds 60]
+    python apps/rpi/demo.py BUNDLE [--input camera|DIR] [--meter um:/dev/rfcomm0] [--slo-ms 50] [--seconds 60]
     python apps/rpi/demo.py BUNDLE --replay calibration/trace-throttling-ramp.csv   # anywhere, e.g. on x86
 
 Uses only the torch-free device install (numpy, tflite-runtime or ai-edge-litert, pyserial, psutil).
@@ -9,51 +9,22 @@ Uses only the torch-free device install (numpy, tflite-runtime or ai-edge-litert
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 
-from edgeslim.errors import EdgeslimError
-from edgeslim.live import LiveOptions, live, status_line
+from edgeslim.live import demo_parser, run_demo
 
 
-def telemetry_sources(args) -> list[dict]:
-    """The Pi's own sensors, or a recorded trace when ``--replay`` is given (no Pi needed)."""
-    if args.replay:
-        return [{"source": "replay", "path": args.replay, "loop": True, "speed": args.replay_speed}]
+def pi_sources(meter: str | None) -> list[dict]:
+    """Thermal zones, the firmware's throttling flags (vcgencmd), cpufreq caps, and a USB meter if given."""
     sources = [{"source": "thermal"}, {"source": "vcgencmd"}, {"source": "cpufreq"}]
-    if args.meter:
-        kind, _, url = args.meter.partition(":")
+    if meter:
+        kind, _, url = meter.partition(":")
         sources.append({"source": "um_meter" if kind == "um" else "serial_csv", "url": url})
     return sources
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bundle")
-    parser.add_argument("--input", help="camera[:N] (picamera2 or OpenCV), an image folder, or nothing for the "
-                                        "bundle's own test samples")
-    parser.add_argument("--replay", help="replay a telemetry trace instead of reading the Pi's sensors")
-    parser.add_argument("--meter", help="um:/dev/ttyUSB0 (UM25C over Bluetooth-serial) or csv:/dev/ttyACM0 (INA219)")
-    parser.add_argument("--replay-speed", type=float, default=60.0, help="trace seconds per second (default 60)")
-    parser.add_argument("--slo-ms", type=float, help="latency target per frame (default: the bundle's target)")
-    parser.add_argument("--seconds", type=float, default=30.0)
-    args = parser.parse_args()
-    options = LiveOptions(input=args.input, telemetry=telemetry_sources(args), slo_ms=args.slo_ms,
-                          seconds=args.seconds)
-
-    def status(s: dict) -> None:
-        print("\r" + status_line(s), end="", file=sys.stderr, flush=True)
-
-    try:
-        summary = live(args.bundle, options, status=status)
-    except EdgeslimError as exc:
-        print(f"demo: error: {exc}", file=sys.stderr)
-        return 2
-    print(file=sys.stderr)
-    print(json.dumps(summary, indent=2))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    parser = demo_parser(__doc__.splitlines()[0])
+    parser.add_argument("--meter", help="um:/dev/rfcomm0 (UM25C over Bluetooth serial) or csv:/dev/ttyACM0 (INA219)")
+    args = parser.parse_args()
+    sys.exit(run_demo(args, pi_sources(args.meter)))
