@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edgeslim.build.exporters import export_coreml, export_executorch, export_tflite
+from edgeslim.build.coreml import export_coreml
+from edgeslim.build.exporters import export_executorch, export_tflite
 from edgeslim.build.folding import blob_tensors, folded_width
 from edgeslim.build.validate import validate
 from edgeslim.build.builder import validation_data
@@ -105,14 +106,17 @@ def run_case(case: str, runs: int, threads: int, workdir: Path, int8: bool = Fal
     run = load_run(run_dir)
     blob = blob_tensors(run.supernet, run.configs)
     models = {c.name: folded_width(run.supernet, c, blob)[0] for c in run.configs}
+    unfolded = {c.name: run.supernet.extract(c) for c in run.configs}
     example = torch.zeros(1, *run.info["input_shape"])
     standalone_bytes = {"executorch": {}, "tflite": {}, "coreml": {}}
     standalone_files = {}
     for name, model in models.items():
-        for backend, export, suffix in (("executorch", export_executorch, ".pte"), ("tflite", export_tflite, ".tflite"),
-                                        ("coreml", export_coreml, ".mlpackage")):
+        for backend, suffix in (("executorch", ".pte"), ("tflite", ".tflite"), ("coreml", ".mlpackage")):
             path = workdir / f"{case}-{name}{suffix}"
-            export({name: model}, example, path, {})
+            if backend == "coreml":
+                export_coreml({name: unfolded[name]}, example, path, {}, full_weights={})  # alone: its own slice
+            else:
+                (export_executorch if backend == "executorch" else export_tflite)({name: model}, example, path, {})
             weights = path / "Data/com.apple.CoreML/weights/weight.bin" if backend == "coreml" else path
             standalone_bytes[backend][name] = weights.stat().st_size
             standalone_files[(backend, name)] = path

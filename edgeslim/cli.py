@@ -124,6 +124,7 @@ def _add_bundle_commands(sub) -> None:
     p.add_argument("--calib", help="int8 calibration data (default: the run's own training split)")
     p.add_argument("--out", help="bundle directory (default: RUN-TARGET next to the run)")
     p.add_argument("--no-validate", action="store_true", help="skip the quick validation against PyTorch")
+    p.add_argument("--archive", action="store_true", help="also write the bundle as one file, BUNDLE.tar")
     p.add_argument("--force", action="store_true", help="replace an existing bundle directory")
     p.add_argument("--json", action="store_true", help="print the manifest summary as JSON on stdout")
     p = sub.add_parser("validate", help="compare every width of every runnable backend with PyTorch",
@@ -351,7 +352,8 @@ def cmd_build(args) -> int:
     from .build import BuildOptions, build
 
     options = BuildOptions(target=args.target, backends=_csv(args.backends), precision=args.precision,
-                           out=args.out, validate=not args.no_validate, force=args.force, calib=args.calib)
+                           out=args.out, validate=not args.no_validate, force=args.force, calib=args.calib,
+                           archive=args.archive)
     out = build(args.run, options)
     if args.json:
         manifest = json.loads((out / "manifest.json").read_text())

@@ -201,3 +201,20 @@ def test_int8_build_quantizes_every_width_with_the_calibration_recipe(tiny_run, 
     rows = json.loads(validated.stdout)["rows"]
     assert len(rows) == 4 and all(r["precision"] == "int8" and r["top1_agreement"] >= 90 for r in rows)
     assert all(abs(r["top1_drop"]) < 10 for r in rows)
+
+
+def test_a_bundle_archive_opens_like_the_directory(tiny_bundle, tmp_path, monkeypatch):
+    from edgeslim.build.builder import write_archive
+    from edgeslim.bundle import BundleError, open_bundle
+
+    bundle = tmp_path / "b"
+    shutil.copytree(tiny_bundle, bundle)
+    archive = write_archive(bundle)
+    monkeypatch.setenv("EDGESLIM_CACHE", str(tmp_path / "cache"))
+    opened = open_bundle(archive)
+    assert opened.width_names == ["w025", "w050", "w075", "w100"]
+    assert opened.artifact_bytes("tflite")  # rebuilt and sha256-checked from the extracted copy
+    truncated = tmp_path / "truncated.tar"
+    truncated.write_bytes(archive.read_bytes()[:5000])
+    with pytest.raises(BundleError, match="truncated.tar"):
+        open_bundle(truncated)

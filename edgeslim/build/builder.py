@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tarfile
 import time
 import zlib
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,7 +32,7 @@ from ..errors import EdgeslimError, unknown_name
 from ..jsonfile import read_json
 from ..resources import data_dir
 from ..runs import load_run
-from ..targets import BACKENDS, load_target
+from ..targets import BACKENDS, PRECISIONS, load_target
 from .coreml import export_coreml
 from .exporters import export_executorch, export_tflite
 from .folding import blob_tensors, folded_width
@@ -53,9 +55,9 @@ class BuildOptions:
     validate: bool = True
     validation_samples: int = 64
     calib: str | None = None
+    archive: bool = False
     force: bool = False
     quiet: bool = False
-    log: list[str] = field(default_factory=list)
 
 
 def _check_options(options: BuildOptions, target_backends: list[str], target_precision: str):
@@ -64,8 +66,8 @@ def _check_options(options: BuildOptions, target_backends: list[str], target_pre
         if backend not in BACKENDS:
             raise unknown_name("backend", backend, BACKENDS)
     precision = options.precision or target_precision
-    if precision not in ("fp32", "fp16", "int8"):
-        raise unknown_name("precision", precision, ("fp32", "fp16", "int8"))
+    if precision not in PRECISIONS:
+        raise unknown_name("precision", precision, PRECISIONS)
     return backends, precision
 
 
@@ -95,17 +97,36 @@ def build(run_dir: str | Path, options: BuildOptions) -> Path:
         _write_samples(partial, manifest, run.info)
         if options.validate:
             _quick_validation(partial, manifest, run.info, options)
-        if out.exists():
-            shutil.rmtree(out)
+        old = out.with_name(out.name + ".old")
+        if out.exists():  # the previous bundle stays intact until the new one is in place
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out, old)
         os.replace(partial, out)
+        shutil.rmtree(old, ignore_errors=True)
+        if options.archive:
+            write_archive(out)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     if not options.quiet:
+        if options.archive:
+            console.print(f"[green]✓[/green] archive saved to {os.path.relpath(out)}.tar "
+                          f"({human_bytes(size_of(out.with_name(out.name + '.tar')))})")
         console.print(f"[green]✓[/green] bundle {target.name} ({len(run.configs)} widths × {len(backends)} "
                       f"backends) saved to {os.path.relpath(out)} ({human_bytes(size_of(out))}, "
                       f"{time.perf_counter() - started:.1f} s)")
     return out
+
+
+def write_archive(bundle: Path) -> Path:
+    """``<bundle>.tar``: the whole bundle as one file (uncompressed: skeletons are zlib, weights do not shrink)."""
+    archive = bundle.with_name(bundle.name + ".tar")
+    tmp = archive.with_name(archive.name + ".tmp")
+    with tarfile.open(tmp, "w") as tar:
+        for file in sorted(p for p in bundle.rglob("*") if p.is_file()):
+            tar.add(file, arcname=file.relative_to(bundle).as_posix())
+    os.replace(tmp, archive)
+    return archive
 
 
 def _write_bundle(run, target, backends: list[str], precision: str, partial: Path, options: BuildOptions) -> dict:
@@ -169,7 +190,7 @@ def _export(backend, models, example, partial: Path, metadata, recipes, blob, pr
     images, recipe = calibration if calibration is not None and backend != "coreml" else (None, None)
     started = time.perf_counter()
     with console.status(f"exporting {LABELS[backend]} ({len(models)} widths)…", spinner="dots") \
-            if not quiet else _nothing():
+            if not quiet else nullcontext():
         if backend == "executorch":
             export_executorch(models, example, path, metadata, images, recipe)
         elif backend == "tflite":
@@ -197,14 +218,6 @@ def _export(backend, models, example, partial: Path, metadata, recipes, blob, pr
         console.print(f"[green]✓[/green] {LABELS[backend]}: {len(models)} widths, {artifact_precision}, "
                       f"{human_bytes(entry['stored_bytes'])}{shared} → {final} ({seconds:.1f} s)")
     return entry
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _write_samples(partial: Path, manifest: dict, info: dict, count: int = 64) -> None:

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,9 +138,38 @@ def _read_manifest(path: Path) -> dict:
     return manifest
 
 
+def unpack_archive(archive: Path) -> Path:
+    """Extract ``<bundle>.tar`` once into a cache directory keyed by its sha256; returns that directory."""
+    cache = Path(os.environ.get("EDGESLIM_CACHE", Path.home() / ".cache" / "edgeslim")) / "bundles"
+    target = cache / sha256_of(archive)[:16]
+    if (target / MANIFEST).is_file():
+        return target
+    tmp = target.with_name(target.name + f".partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():  # plain files inside the bundle only (older Pythons lack filter=)
+                parts = Path(member.name).parts
+                if not (member.isfile() or member.isdir()) or Path(member.name).is_absolute() or ".." in parts:
+                    raise tarfile.TarError(f"unexpected member {member.name!r}")
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(tmp, filter="data")
+            else:
+                tar.extractall(tmp)
+    except (tarfile.TarError, OSError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise BundleError(f"{archive}: not a readable bundle archive ({exc}); copy it again or rebuild it") from None
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+    return target
+
+
 def open_bundle(path: str | Path, verify: bool = True) -> Bundle:
-    """Open the bundle at ``path``; with ``verify``, check every stored file against its sha256."""
+    """Open the bundle at ``path`` (a directory, or its ``.tar`` archive); with ``verify``, check every stored
+    file against its sha256."""
     path = Path(path)
+    if path.is_file():
+        path = unpack_archive(path)
     manifest = _read_manifest(path)
     files = [(BLOB, manifest["blob"]["sha256"])]
     files += [(a["stored_as"], a["stored_sha256"]) for a in manifest["artifacts"].values()]
