@@ -495,6 +495,9 @@ COMMANDS = {"profile": cmd_profile, "simulate": cmd_simulate, "run": cmd_run,
             "targets": cmd_targets, "build": cmd_build, "validate": cmd_validate, "unpack": cmd_unpack}
 
 
+HOST_MODULES = {"torch", "executorch", "litert_torch", "coremltools", "sklearn", "matplotlib", "mlxtend", "torchao"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -505,6 +508,12 @@ def main(argv: list[str] | None = None) -> int:
     except EdgeslimError as exc:
         print(f"edgeslim {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in HOST_MODULES:  # a host command on the torch-free device install
+            print(f"edgeslim {args.command}: error: needs {exc.name.split('.')[0]}, which the device install "
+                  f"lacks; run it on the host (pip install \"edgeslim[host]\")", file=sys.stderr)
+            return 2
+        raise
     except KeyboardInterrupt:
         print(f"edgeslim {args.command}: interrupted", file=sys.stderr)
         return 130

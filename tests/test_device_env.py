@@ -56,3 +56,12 @@ def test_device_env_has_no_torch_and_reads_configurations():
     assert "multiple of 4" in report["error"]
     torch_import = subprocess.run([device_python(), "-c", "import torch"], capture_output=True, text=True)
     assert torch_import.returncode != 0  # the device environment really has no torch
+
+
+def test_host_commands_on_the_device_install_say_so_in_one_line(tmp_path):
+    result = subprocess.run([device_python(), "-m", "edgeslim", "build", str(tmp_path), "--target", "rpi5"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        'edgeslim build: error: needs torch, which the device install lacks; run it on the host '
+        '(pip install "edgeslim[host]")']

@@ -141,6 +141,8 @@ def _read_manifest(path: Path) -> dict:
 def unpack_archive(archive: Path) -> Path:
     """Extract ``<bundle>.tar`` once into a cache directory keyed by its sha256; returns that directory."""
     cache = Path(os.environ.get("EDGESLIM_CACHE", Path.home() / ".cache" / "edgeslim")) / "bundles"
+    if not tarfile.is_tarfile(archive):
+        raise BundleError(f"{archive}: neither a bundle directory nor a bundle .tar archive")
     target = cache / sha256_of(archive)[:16]
     if (target / MANIFEST).is_file():
         return target
@@ -158,7 +160,9 @@ def unpack_archive(archive: Path) -> Path:
                 tar.extractall(tmp)
     except (tarfile.TarError, OSError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise BundleError(f"{archive}: not a readable bundle archive ({exc}); copy it again or rebuild it") from None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BundleError(f"{archive}: not a readable bundle archive ({reason}); copy it again or rebuild "
+                          f"it") from None
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)
     return target
