@@ -47,7 +47,8 @@ def _add_train(sub) -> None:
     p.add_argument("--data", default=d.data,
                    help="digits | mnist5k | npz:PATH | cifar10:DIR | imagefolder:DIR (default %(default)s)")
     p.add_argument("--method", default=d.method, help="usnet (sandwich rule + in-place distillation) | pss "
-                   "(usnet, then progressive sub-net search and joint training of the kept sub-nets) | single "
+                   "(usnet, then progressive sub-net search and joint training of the kept sub-nets) | dsnet "
+                   "(DS-Net++: a gate picks the width per input; in-place bootstrapping, then gate training) | single "
                    "(one width alone, the individually-trained reference) (default %(default)s)")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--out", default=d.out, help="run directory (default %(default)s)")
@@ -62,9 +63,19 @@ def _add_train(sub) -> None:
     p.add_argument("--width", type=float, default=d.width, help="the width trained by --method single")
     p.add_argument("--granularity", type=int, default=d.granularity, help="channel step of a group (default 8)")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction,
-                   help="hold out this share of the training split (the search measures sub-nets on it)")
+                   help="hold out this share of the training split (the search measures sub-nets on it; dsnet "
+                        "trains its gate on it, 0.15 unless given)")
     p.add_argument("--calib-samples", type=int, default=d.calib_samples, help="images for BN recalibration")
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no random translation")
+    p.add_argument("--ema-decay", type=float, default=d.ema_decay,
+                   help="dsnet: decay of the EMA teacher (in-place bootstrapping) (default %(default)s)")
+    p.add_argument("--gate-before", help="dsnet: the module the gate sits before (default: the model's, e.g. "
+                   "blocks.1 for resnet20); everything before it runs at full width")
+    p.add_argument("--complexity-weights", default=d.complexity_weights,
+                   help="dsnet: one gate width head per weight of the expected-MACs term; larger = narrower "
+                        "(default %(default)s)")
+    p.add_argument("--gate-copies", type=int, default=d.gate_copies,
+                   help="dsnet: the held-out images plus shifted copies, this many in all, train the gate")
     p.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
     p.add_argument("--resume", action="store_true", help="continue the unfinished run in OUT.partial")
     p.add_argument("--force", action="store_true", help="replace an existing run directory")
@@ -211,6 +222,8 @@ def _print_table(rows: list[dict], title: str) -> None:
     for r in rows:
         channels = list(r["channels"].values())
         shown = ",".join(map(str, channels[:6])) + (",…" if len(channels) > 6 else "")
+        if "share" in r:  # a gate: the width chosen per input
+            shown = "per input: " + " · ".join(f"{100 * s:.0f}% {w}" for w, s in r["share"].items() if s)
         table.add_row(r["name"], f"{r['mflops']:.3f}", f"{r['params']:,}", f"{r['top1']:.2f}", shown)
     console.print(table)
 
@@ -227,10 +240,14 @@ def _report(run_dir: Path, info: dict, args, started: float) -> None:
     from .console import success
 
     if args.json:
-        keys = ("configs", "train_seconds", "world_size", "replica_max_abs_diff", "search")
+        keys = ("configs", "gate", "train_seconds", "world_size", "replica_max_abs_diff", "search")
         print(json.dumps({"run": str(run_dir), **{k: info[k] for k in keys if k in info}}, indent=2))
         return
     rows = [{**c, **c["meta"]} for c in info["configs"]]
+    params = max(r["params"] for r in rows)
+    rows += [{"name": f"gate {h['name']}", "mflops": h["mflops"], "params": params, "top1": h["top1"],
+              "channels": {}, "share": dict(zip(info["gate"]["widths"], h["share"]))}
+             for h in info.get("gate", {}).get("heads", [])]
     _print_table(rows, f"{info['model']} · {info['method']} · {info['dataset']}")
     if "search" in info:
         s = info["search"]
@@ -270,7 +287,7 @@ def cmd_search(args) -> int:
 def cmd_eval(args) -> int:
     from .console import success
     from .data import load_dataset
-    from .evaluate import calibration_batches, describe
+    from .evaluate import calibration_batches, describe, gated_rows
     from .plot import plot_accuracy
     from .runs import load_run
     from .subnets import load_configs
@@ -288,18 +305,22 @@ def cmd_eval(args) -> int:
             run.supernet.recalibrate_bn(config, calibration_batches(dataset, run.info["options"]["calib_samples"]))
     configs = run.configs + extra
     rows = [describe(run.supernet, c, dataset) for c in configs]
+    gated = gated_rows(run.supernet, run.configs, dataset, run.info["gate"]) if "gate" in run.info else []
     if args.plot:
         started = time.time()
-        curves = {run.info["method"]: rows}
+        curves = {run.info["method"] + (" static widths" if gated else ""): rows}
+        if gated:
+            curves["gate (input-dependent width)"] = gated
         if run.info.get("before_search"):  # the uniform widths as measured before the search changed the weights
             curves["uniform widths, before search"] = [{"name": c["name"], **c["meta"]}
                                                        for c in run.info["before_search"]]
         path = plot_accuracy(curves, Path(args.plot), f"{run.info['model']} on {dataset.name}: accuracy vs MFLOPs")
     if args.json:
         print(json.dumps({"run": str(run.path), "model": run.info["model"], "method": run.info["method"],
-                          "dataset": dataset.name, "configs": rows}, indent=2))
+                          "dataset": dataset.name, "configs": rows, **({"gated": gated} if gated else {})},
+                         indent=2))
     else:
-        _print_table(rows, f"{run.info['model']} · {run.info['method']} · {dataset.name} (test split)")
+        _print_table(rows + gated, f"{run.info['model']} · {run.info['method']} · {dataset.name} (test split)")
     if args.plot:
         success("plot", path, time.time() - started)
     return 0

@@ -55,3 +55,20 @@ def ship(supernet: Supernet, configs: list[SubnetConfig], dataset: Dataset, cali
                 **(extra_meta or {}).get(config.name, {})}
         shipped.append(SubnetConfig(row["name"], row["channels"], meta).to_json())
     return shipped
+
+
+def gated_rows(supernet: Supernet, configs: list[SubnetConfig], dataset: Dataset, gate_info: dict) -> list[dict]:
+    """One row per gate width head: top-1 and average MFLOPs of input-dependent routing on the test split."""
+    from .gating import RouteCache, ladder_macs, route, routed_metrics
+
+    ladder = [next(c for c in configs if c.name == name) for name in gate_info["widths"]]
+    cache = RouteCache.compute(supernet, ladder, dataset.normalize(dataset.x_test), dataset.y_test)
+    macs = ladder_macs(supernet, ladder)
+    params = count_cost(supernet, ladder[-1]).params
+    rows = []
+    for head in gate_info["heads"]:
+        metrics = routed_metrics(cache, route(supernet, cache, head["name"]), macs)
+        rows.append({"name": f"gate {head['name']}", "complexity_weight": head["complexity_weight"],
+                     "mflops": metrics["mflops"], "params": params, "top1": metrics["top1"],
+                     "share": dict(zip(gate_info["widths"], metrics["share"])), "channels": {}})
+    return rows

@@ -115,9 +115,9 @@ def live(bundle_path: str | Path, options: LiveOptions, status=None) -> dict:
     switches, previous = 0, controller.rung
     try:
         for count, (image, label) in enumerate(frames_from(options.input, model.bundle.path), 1):
-            model.set_width(controller.rung)
+            model.set_width(controller.rung)  # a gated bundle: the widest the gate may pick
             logits = model(preprocess(image, manifest["input"]))
-            used[model.width] += 1
+            used[model.last_width] += 1
             latencies.append(model.last_ms)
             misses += policy.slo_ms is not None and model.last_ms > policy.slo_ms
             if label is not None:
@@ -197,7 +197,9 @@ def status_line(s: dict) -> str:
     temperature = f"{s['temperature_c']:.1f} °C" if s["temperature_c"] is not None else "- °C"
     battery = f"{s['battery_pct']:.0f} %" if s["battery_pct"] is not None else "- %"
     power = f"  {s['power_w']:.2f} W" if s.get("power_w") is not None else ""
-    return (f"width {s['width']}  {s['p50_ms']:.3f} ms  {s['fps']:.0f} fps  {temperature}  battery {battery}{power}"
+    cap = f" (gate, ≤ {s['cap']})" if "cap" in s else ""
+    return (f"width {s['width']}{cap}  {s['p50_ms']:.3f} ms  {s['fps']:.0f} fps  {temperature}  "
+            f"battery {battery}{power}"
             f"{'  throttled' if s['throttled'] else ''}  frames {s['frames']}")
 
 
@@ -207,7 +209,9 @@ def _reading(reading: Reading | None) -> dict | None:
 
 def _status(model: DynamicModel, reading: Reading | None, latencies: list[float], count: int, elapsed: float) -> dict:
     recent = latencies[-50:]
-    return {"width": model.width, "p50_ms": float(np.median(recent)), "frames": count, "fps": count / elapsed,
+    cap = {"cap": model.width} if model.routing == "gate" else {}
+    return {"width": model.last_width, **cap, "p50_ms": float(np.median(recent)), "frames": count,
+            "fps": count / elapsed,
             "temperature_c": reading.temperature_c if reading else None,
             "battery_pct": reading.battery_pct if reading else None,
             "throttled": reading.throttled if reading else None,

@@ -92,6 +92,8 @@ def profile(bundle_path: str | Path, options: ProfileOptions, on_width=None) -> 
     thermal = ThermalZones()
     temperature_start = getattr(thermal.read(), "temperature_c", None)
     model = DynamicModel.open(bundle_path, backend=options.backend, threads=options.threads)
+    if model.gate:  # each width alone (gate program + that width's remainder): the cost of the controller's cap
+        model.set_routing("fixed")
     meter = open_meter(options.meter) if options.meter else None
     rng = np.random.default_rng(options.seed)
     x = rng.standard_normal(model.input_shape).astype(np.float32)

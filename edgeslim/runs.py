@@ -55,9 +55,29 @@ def read_sidecar(path: Path) -> dict:
     return read_json(path, dict, "a JSON object", f"; is {path.parent} an edgeslim run directory?")
 
 
+def weight_tensors(supernet: Supernet) -> dict[str, torch.Tensor]:
+    """The network's state dict, plus a gate's as ``gate.*``."""
+    tensors = dict(supernet.net.state_dict())
+    if supernet.gate is not None:
+        tensors.update({f"gate.{k}": v for k, v in supernet.gate.state_dict().items()})
+    return tensors
+
+
+def load_weights(supernet: Supernet, tensors: dict[str, torch.Tensor], source: Path) -> None:
+    """Inverse of :func:`weight_tensors` (other keys, e.g. ``bn.*`` or ``optim.*``, are ignored)."""
+    try:
+        supernet.net.load_state_dict({k: v for k, v in tensors.items() if "." in k and k.split(".")[0] not in
+                                      ("bn", "gate", "optim", "ema")})
+        if supernet.gate is not None:
+            supernet.gate.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("gate.")})
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[-1].strip()
+        raise EdgeslimError(f"{source}: weights do not fit the model in run.json ({first})") from None
+
+
 def supernet_tensors(supernet: Supernet, configs: list[SubnetConfig]) -> dict[str, torch.Tensor]:
     """Weights plus the stored BN statistics of each of ``configs``."""
-    tensors = dict(supernet.net.state_dict())
+    tensors = weight_tensors(supernet)
     for config in configs:
         for layer, (mean, var) in supernet.bn_stats.get(config.key(), {}).items():
             tensors[f"bn.{config.name}.{layer}.running_mean"] = mean
@@ -68,12 +88,7 @@ def supernet_tensors(supernet: Supernet, configs: list[SubnetConfig]) -> dict[st
 def load_supernet_tensors(supernet: Supernet, tensors: dict[str, torch.Tensor], configs: list[SubnetConfig],
                           source: Path) -> None:
     """Inverse of :func:`supernet_tensors`."""
-    weights = {k: v for k, v in tensors.items() if not k.startswith("bn.")}
-    try:
-        supernet.net.load_state_dict(weights)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[-1].strip()
-        raise EdgeslimError(f"{source}: weights do not fit the model in run.json ({first})") from None
+    load_weights(supernet, tensors, source)
     layers = [n for n, m in supernet.slim_modules() if isinstance(m, torch.nn.BatchNorm2d)]
     for config in configs:
         key = f"bn.{config.name}.{layers[0]}.running_mean" if layers else None
@@ -94,7 +109,13 @@ class Run:
 
 
 def new_supernet(info: dict) -> Supernet:
-    return build_supernet(info["model"], tuple(info["input_shape"]), info["num_classes"], info["granularity"])
+    """The run's (untrained) supernet, with its gate and width heads if it has one."""
+    supernet = build_supernet(info["model"], tuple(info["input_shape"]), info["num_classes"], info["granularity"])
+    if "gate" in info:
+        gate = supernet.attach_gate(info["gate"]["before"], len(info["gate"]["widths"]), info["gate"]["hidden"])
+        for head in info["gate"]["heads"]:
+            gate.add_head(head["name"])
+    return supernet
 
 
 def load_run(path: str | Path) -> Run:

@@ -4,6 +4,11 @@
 >>> model.set_width("w050")           # a dictionary lookup: every width was prepared at open
 >>> logits = model(x)                 # x: float32 NCHW, preprocessed as the manifest says
 >>> model.last_ms                     # latency of that call
+
+A gated (DS-Net++) bundle runs every call as two programs: ``gate`` (the shared first layers, the attention and
+the width heads), then the remainder of the chosen width. With ``routing="gate"`` (its default) the gate's
+head picks the width per input and ``set_width`` only caps it (the controller's choice: heat, battery,
+latency); with ``routing="fixed"`` the set width always runs. ``last_width`` is the width that ran.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from .bundle.manifest import Bundle, BundleError, open_bundle
 from .errors import unknown_name
 from .quiet import quiet
 
+GATE = "gate"  # the engine entry of a gated bundle's first program
+
 
 class DynamicModel:
     """A bundle loaded on one backend, all widths ready; ``width`` is the one ``__call__`` runs."""
@@ -25,6 +32,10 @@ class DynamicModel:
     def __init__(self, bundle: Bundle, backend: str, threads: int):
         self.bundle, self.backend, self.threads = bundle, backend, threads
         entries = {w["name"]: w["backends"][backend]["entry"] for w in bundle.widths}
+        self.gate = bundle.manifest.get("gate")
+        if self.gate:
+            entries[GATE] = self.gate["entry"]
+            self.head = [h["name"] for h in self.gate["heads"]].index(self.gate["default"])
         started = time.perf_counter()
         with quiet():
             ENGINES[backend].load_runtime()
@@ -40,6 +51,10 @@ class DynamicModel:
                 self.engine = ENGINES[backend](data, entries, threads)
                 self.init_ms = (time.perf_counter() - started) * 1e3
                 zeros = np.zeros(self.input_shape, np.float32)
+                if self.gate:
+                    first = time.perf_counter()
+                    zeros = self.engine.run_all(GATE, zeros)[0]
+                    self.first_run_ms[GATE] = (time.perf_counter() - first) * 1e3
                 for width in self.widths:  # first runs (delegate set-up) happen here, not at the first switch
                     first = time.perf_counter()
                     self.engine.run(width, zeros)
@@ -47,7 +62,9 @@ class DynamicModel:
         except (RuntimeError, ValueError) as exc:
             raise BundleError(f"{bundle.path}: the {backend} runtime cannot load this bundle ({exc})") from None
         self.width = self.widths[-1]
-        self.last_ms = 0.0
+        self.routing = "gate" if self.gate else "fixed"
+        self.last_ms = self.last_gate_ms = 0.0
+        self.last_width = self.width
 
     @classmethod
     def open(cls, path: str | Path, backend: str | None = None, threads: int | None = None,
@@ -74,16 +91,42 @@ class DynamicModel:
         return tuple(self.bundle.manifest["input"]["shape"])
 
     def set_width(self, width: str | int) -> None:
-        """Switch to ``width`` (a name, or an index into ``widths``, smallest first)."""
+        """Switch to ``width`` (a name, or an index into ``widths``, smallest first); under gate routing, the
+        widest the gate may choose."""
         if isinstance(width, int):
             width = self.widths[width]
         elif width not in self.widths:
             raise unknown_name("width", width, self.widths)
         self.width = width
 
+    def set_routing(self, routing: str, head: str | None = None) -> None:
+        """``"gate"`` (the gate picks, capped at ``width``) or ``"fixed"``; ``head``: which gate width head
+        (complexity weight) decides, default the bundle's."""
+        if routing not in ("gate", "fixed") or (routing == "gate" and not self.gate):
+            valid = ["gate", "fixed"] if self.gate else ["fixed"]
+            raise unknown_name("routing of this bundle", routing, valid)
+        if head is not None:
+            names = [h["name"] for h in self.gate["heads"]]
+            if head not in names:
+                raise unknown_name("gate head", head, names)
+            self.head = names.index(head)
+        self.routing = routing
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
         started = time.perf_counter()
-        out = self.engine.run(self.width, x)
+        if not self.gate:
+            out = self.engine.run(self.width, x)
+            self.last_width = self.width
+        else:
+            features, head_logits = self.engine.run_all(GATE, x)
+            self.last_gate_ms = (time.perf_counter() - started) * 1e3
+            width = self.width
+            if self.routing == "gate":  # the head's choice among the ladder's widths up to the cap
+                ladder = self.gate["widths"]
+                allowed = head_logits[0, self.head, : ladder.index(self.width) + 1]
+                width = ladder[int(np.argmax(allowed))]
+            out = self.engine.run(width, features)
+            self.last_width = width
         self.last_ms = (time.perf_counter() - started) * 1e3
         return out

@@ -69,9 +69,13 @@ def width_name(width: float) -> str:
 
 @dataclass(frozen=True)
 class ChannelSpace:
-    """The slimmable channel groups of a network and the configurations they allow."""
+    """The slimmable channel groups of a network and the configurations they allow.
+
+    ``fixed`` groups stay at full width in every uniform configuration (the part before a DS-Net++ gate).
+    """
 
     groups: tuple[ChannelGroup, ...]
+    fixed: frozenset[str] = frozenset()
 
     def group(self, name: str) -> ChannelGroup:
         for g in self.groups:
@@ -83,7 +87,8 @@ class ChannelSpace:
         """Every group at ``width`` times its full channels, rounded to its granularity."""
         if not 0.0 < width <= 1.0:
             raise EdgeslimError(f"width {width} is out of range: use a fraction in (0, 1], e.g. 0.25 or 0.5")
-        return SubnetConfig(name or width_name(width), {g.name: g.round(width * g.channels) for g in self.groups})
+        return SubnetConfig(name or width_name(width), {g.name: g.channels if g.name in self.fixed
+                                                        else g.round(width * g.channels) for g in self.groups})
 
     def largest(self) -> SubnetConfig:
         return self.uniform(1.0)

@@ -127,4 +127,4 @@ def test_models_lists_what_train_accepts():
     listing = json.loads(run_cli("models", "--json").stdout)
     assert listing["models"] == ["resnet20", "resnet18", "mobilenetv2"]
     assert "npz:PATH" in listing["datasets"] and "digits" in listing["datasets"]
-    assert listing["methods"] == ["usnet", "single", "pss"]
+    assert listing["methods"] == ["usnet", "dsnet", "single", "pss"]

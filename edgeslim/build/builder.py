@@ -35,7 +35,7 @@ from ..runs import load_run
 from ..targets import BACKENDS, PRECISIONS, load_target
 from .coreml import export_coreml
 from .exporters import export_executorch, export_tflite
-from .folding import blob_tensors, folded_width
+from .folding import blob_tensors, folded_width, gate_recipes, gated_programs
 from .punch import punch
 from .validate import validate
 
@@ -112,7 +112,8 @@ def build(run_dir: str | Path, options: BuildOptions) -> Path:
         if options.archive:
             console.print(f"[green]✓[/green] archive saved to {os.path.relpath(out)}.tar "
                           f"({human_bytes(size_of(out.with_name(out.name + '.tar')))})")
-        console.print(f"[green]✓[/green] bundle {target.name} ({len(run.configs)} widths × {len(backends)} "
+        gated = " + gate" if "gate" in run.info else ""
+        console.print(f"[green]✓[/green] bundle {target.name} ({len(run.configs)} widths{gated} × {len(backends)} "
                       f"backends) saved to {os.path.relpath(out)} ({human_bytes(size_of(out))}, "
                       f"{time.perf_counter() - started:.1f} s)")
     return out
@@ -141,11 +142,20 @@ def _write_bundle(run, target, backends: list[str], precision: str, partial: Pat
     unfolded = {config.name: run.supernet.extract(config) for config in run.configs}  # Core ML keeps BN apart
     example = torch.zeros(1, *run.info["input_shape"])
     metadata = _metadata(run.info, run.info["configs"])
+    gate, io = run.info.get("gate"), None
+    if gate:  # DS-Net++: one `gate` program (prefix, attention, width heads), then one remainder per width
+        if precision == "int8":
+            raise EdgeslimError("--precision int8 is not supported for gated (dsnet) runs yet; use fp32 or fp16")
+        models, example = gated_programs(run.supernet, {n: models[n] for n in gate["widths"]})
+        unfolded, _ = gated_programs(run.supernet, {n: unfolded[n] for n in gate["widths"]})
+        recipes.update(gate_recipes(run.supernet))
+        io = {"gate": ("input", ["features", "width_logits"]), **{n: ("features", ["logits"]) for n in gate["widths"]}}
+        metadata["gate"] = _gate_manifest(run, example)
     calibration = _calibration(run.info, options.calib) if precision == "int8" else None
     artifacts = {}
     for backend in backends:
         artifacts[backend] = _export(backend, unfolded if backend == "coreml" else models, example, partial,
-                                     metadata, recipes, blob, precision, options.quiet, calibration)
+                                     metadata, recipes, blob, precision, options.quiet, calibration, io)
     manifest = {
         "schema": SCHEMA, "edgeslim": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": {"name": run.info["model"], "input_shape": run.info["input_shape"],
@@ -167,8 +177,20 @@ def _write_bundle(run, target, backends: list[str], precision: str, partial: Pat
         "tensors": {name: recipes[name] for name in sorted({h[2] for a in artifacts.values()
                                                            for h in a.get("holes", [])})},
     }
+    if gate:
+        manifest["gate"] = metadata["gate"]
     (partial / MANIFEST).write_text(json.dumps(manifest, indent=1))
     return manifest
+
+
+def _gate_manifest(run, examples: dict) -> dict:
+    """What the device needs to route: the gate entry, the widths in head order, the heads and their metrics."""
+    gate = run.info["gate"]
+    return {"entry": "gate", "before": gate["before"], "hidden": gate["hidden"], "widths": gate["widths"],
+            "heads": [{k: h[k] for k in ("name", "complexity_weight", "top1", "mflops", "share")}
+                      for h in gate["heads"]],
+            "default": gate["default"], "features_shape": list(examples[gate["widths"][0]].shape),
+            "mflops": gate["gate_mflops"]}
 
 
 def _calibration(info: dict, calib: str | None) -> tuple[torch.Tensor, dict]:
@@ -183,13 +205,13 @@ def _calibration(info: dict, calib: str | None) -> tuple[torch.Tensor, dict]:
 
 
 def _export(backend, models, example, partial: Path, metadata, recipes, blob, precision, quiet,
-            calibration=None) -> dict:
+            calibration=None, io=None) -> dict:
     file = ARTIFACTS[backend]
     path = partial / file
     artifact_precision = precision if precision != "fp16" or backend in FP16_BACKENDS else "fp32"
     images, recipe = calibration if calibration is not None and backend != "coreml" else (None, None)
     started = time.perf_counter()
-    with console.status(f"exporting {LABELS[backend]} ({len(models)} widths)…", spinner="dots") \
+    with console.status(f"exporting {LABELS[backend]} ({len(models)} programs)…", spinner="dots") \
             if not quiet else nullcontext():
         if backend == "executorch":
             export_executorch(models, example, path, metadata, images, recipe)
@@ -197,7 +219,7 @@ def _export(backend, models, example, partial: Path, metadata, recipes, blob, pr
             export_tflite(models, example, path, metadata, images, recipe)
         else:
             full = {k: v for k, v in blob.items() if v.ndim in (2, 4)}
-            export_coreml(models, example, path, metadata, full, artifact_precision)
+            export_coreml(models, example, path, metadata, full, artifact_precision, io)
     entry = {"file": file, "precision": artifact_precision, "entries": list(models)}
     if backend == "coreml":
         entry.update(stored_as=file, sha256=sha256_of(path), stored_sha256=sha256_of(path),
@@ -215,7 +237,8 @@ def _export(backend, models, example, partial: Path, metadata, recipes, blob, pr
     if not quiet:
         shared = " (weights shared by its functions)" if backend == "coreml" else " + shared blob"
         final = os.path.relpath(partial.with_suffix("") / entry["stored_as"])
-        console.print(f"[green]✓[/green] {LABELS[backend]}: {len(models)} widths, {artifact_precision}, "
+        entries = f"gate + {len(models) - 1} widths" if "gate" in models else f"{len(models)} widths"
+        console.print(f"[green]✓[/green] {LABELS[backend]}: {entries}, {artifact_precision}, "
                       f"{human_bytes(entry['stored_bytes'])}{shared} → {final} ({seconds:.1f} s)")
     return entry
 

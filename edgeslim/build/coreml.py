@@ -63,23 +63,29 @@ def share_full_weights(program, full: dict[str, np.ndarray], dtype=np.float32) -
     return replaced
 
 
-def export_coreml(models: dict[str, nn.Module], example: torch.Tensor, path: Path, metadata: dict,
-                  full_weights: dict[str, np.ndarray], precision: str = "fp32") -> Path:
+def export_coreml(models: dict[str, nn.Module], example, path: Path, metadata: dict,
+                  full_weights: dict[str, np.ndarray], precision: str = "fp32",
+                  io: dict[str, tuple[str, list[str]]] | None = None) -> Path:
     """A multifunction .mlpackage (iOS 18 / macOS 15): one function per width, the largest is the default.
 
     ``models`` are the widths as static models with BN *unfolded*; ``full_weights`` the full-width conv / linear
     weights they are prefixes of. ``fp16``: fp16 compute and weights; ``int8``: int8 weights (linear symmetric,
-    per channel), fp16 compute.
+    per channel), fp16 compute. ``io`` names a function's input and outputs (default ``input`` → ``logits``);
+    ``example`` is one input for all functions or one per function.
     """
+    from .exporters import example_for
+
     with quiet(), tempfile.TemporaryDirectory() as tmp:
         import coremltools as ct
 
         compute = ct.precision.FLOAT32 if precision == "fp32" else ct.precision.FLOAT16
         descriptor = ct.utils.MultiFunctionDescriptor()
         for name, model in models.items():
-            program = ct.convert(torch.jit.trace(model, example),
-                                 inputs=[ct.TensorType(name="input", shape=tuple(example.shape))],
-                                 outputs=[ct.TensorType(name="logits")], convert_to="milinternal",
+            x = example_for(example, name)
+            input_name, output_names = (io or {}).get(name, ("input", ["logits"]))
+            program = ct.convert(torch.jit.trace(model, x),
+                                 inputs=[ct.TensorType(name=input_name, shape=tuple(x.shape))],
+                                 outputs=[ct.TensorType(name=o) for o in output_names], convert_to="milinternal",
                                  minimum_deployment_target=ct.target.iOS18,
                                  compute_precision=ct.precision.FLOAT32,  # fp32 constants to match the blob
                                  pass_pipeline=_pipeline(ct, "common::fuse_conv_batchnorm"))

@@ -16,6 +16,13 @@ from torch import nn
 from ..quiet import quiet
 
 
+Example = torch.Tensor | dict[str, torch.Tensor]  # one input for every entry, or one per entry
+
+
+def example_for(example: Example, name: str) -> torch.Tensor:
+    return example[name] if isinstance(example, dict) else example
+
+
 def quantize_pt2e(model: nn.Module, example: torch.Tensor, quantizer, calibration: torch.Tensor,
                   fold: bool = True) -> nn.Module:
     """Post-training int8 quantization (PT2E): annotate with ``quantizer``, observe ``calibration`` images one at a
@@ -28,7 +35,7 @@ def quantize_pt2e(model: nn.Module, example: torch.Tensor, quantizer, calibratio
     return convert_pt2e(graph, fold_quantize=fold)
 
 
-def export_executorch(models: dict[str, nn.Module], example: torch.Tensor, path: Path, metadata: dict,
+def export_executorch(models: dict[str, nn.Module], example: Example, path: Path, metadata: dict,
                       calibration: torch.Tensor | None = None, recipe: dict | None = None) -> Path:
     """A .pte with one XNNPACK-delegated method per width (+ an ``edgeslim_metadata`` constant method: JSON).
 
@@ -45,7 +52,7 @@ def export_executorch(models: dict[str, nn.Module], example: torch.Tensor, path:
             models = {name: quantize_pt2e(m, example, XNNPACKQuantizer().set_global(
                 get_symmetric_quantization_config(is_per_channel=per_channel)), calibration)
                 for name, m in models.items()}
-        programs = {name: torch.export.export(m, (example,)) for name, m in models.items()}
+        programs = {name: torch.export.export(m, (example_for(example, name),)) for name, m in models.items()}
         edge = to_edge_transform_and_lower(programs, partitioner=[XnnpackPartitioner()],
                                            constant_methods={"edgeslim_metadata": json.dumps(metadata)})
         program = edge.to_executorch()
@@ -53,7 +60,7 @@ def export_executorch(models: dict[str, nn.Module], example: torch.Tensor, path:
     return path
 
 
-def export_tflite(models: dict[str, nn.Module], example: torch.Tensor, path: Path, metadata: dict,
+def export_tflite(models: dict[str, nn.Module], example: Example, path: Path, metadata: dict,
                   calibration: torch.Tensor | None = None, recipe: dict | None = None) -> Path:
     """A .tflite with one signature per width and the bundle description as TFLite metadata.
 
@@ -74,7 +81,8 @@ def export_tflite(models: dict[str, nn.Module], example: torch.Tensor, path: Pat
             quant_config = QuantConfig(pt2e_quantizer=quantizer)
         converter = None
         for name, m in models.items():
-            converter = (litert_torch if converter is None else converter).signature(name, m, (example,))
+            converter = (litert_torch if converter is None else converter).signature(
+                name, m, (example_for(example, name),))
         edge_model = converter.convert(quant_config=quant_config)
         edge_model.export(str(path))
     _add_tflite_metadata(path, "edgeslim", json.dumps(metadata).encode())

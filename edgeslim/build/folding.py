@@ -9,6 +9,8 @@ post-statistics) and gives the exporters plain conv + bias, which every backend 
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from torch import fx, nn
@@ -24,7 +26,8 @@ def _stats_names(config: SubnetConfig, bn_layer: str) -> tuple[str, str]:
 
 
 def blob_tensors(supernet: Supernet, configs: list[SubnetConfig]) -> dict[str, np.ndarray]:
-    """The shared weight blob: full-width parameters and each config's BN statistics, as float32 numpy."""
+    """The shared weight blob: full-width parameters, each config's BN statistics and a gate's weights
+    (``gate.*``), as float32 numpy."""
     blob = {name: t.detach().cpu().numpy().astype(np.float32)
             for name, t in supernet.net.state_dict().items()
             if t.is_floating_point() and not name.endswith(("running_mean", "running_var"))}
@@ -37,6 +40,9 @@ def blob_tensors(supernet: Supernet, configs: list[SubnetConfig]) -> dict[str, n
             mean_name, var_name = _stats_names(config, layer)
             blob[mean_name] = mean.cpu().numpy().astype(np.float32)
             blob[var_name] = var.cpu().numpy().astype(np.float32)
+    if supernet.gate is not None:
+        blob.update({f"gate.{k}": v.detach().cpu().numpy().astype(np.float32)
+                     for k, v in supernet.gate.state_dict().items()})
     return blob
 
 
@@ -81,3 +87,28 @@ def folded_width(supernet: Supernet, config: SubnetConfig, blob: dict[str, np.nd
     for name, recipe in recipes.items():
         params[name].copy_(torch.from_numpy(materialize(recipe, blob)))
     return static.eval().requires_grad_(False), recipes
+
+
+def gate_recipes(supernet: Supernet) -> dict[str, dict]:
+    """Recipes of the gate's own weights (stored whole in the blob as ``gate.*``)."""
+    return {f"gate.{name}": {"source": f"gate.{name}", "shape": list(p.shape), "bn": None}
+            for name, p in supernet.gate.state_dict().items() if p.ndim == 2}
+
+
+def gated_programs(supernet: Supernet, statics: dict[str, fx.GraphModule]) -> tuple[dict[str, nn.Module],
+                                                                                       dict[str, torch.Tensor]]:
+    """A gated supernet's widths as device programs: ``gate`` (the shared prefix, the attention and every width
+    head: image → features, head × width logits) and, per width, the remainder after the gate (features → logits).
+    ``statics`` are the widths as static models (largest last); returns the programs and their example inputs."""
+    from ..nn.gate import GateProgram
+    from ..nn.split import split_at
+
+    halves = {name: split_at(static, supernet.gate_point) for name, static in statics.items()}
+    prefix = halves[list(statics)[-1]][0]
+    gate = GateProgram(prefix, copy.deepcopy(supernet.gate)).eval().requires_grad_(False)
+    image = torch.zeros(1, *supernet.input_shape)
+    with torch.no_grad():
+        features = prefix(image)
+    programs = {"gate": gate, **{name: rest.eval() for name, (_, rest) in halves.items()}}
+    examples = {"gate": image, **{name: torch.zeros_like(features) for name in statics}}
+    return programs, examples

@@ -50,20 +50,28 @@ class TFLiteEngine:
             runner = self.interpreter.get_signature_runner(entry)
             self.runners[width] = runner
             (input_name, input_spec), = runner.get_input_details().items()
-            (output_name, output_spec), = runner.get_output_details().items()
-            self.io[width] = (input_name, input_spec, output_name, output_spec)
+            outputs = sorted(runner.get_output_details().items(), key=lambda kv: (len(kv[0]), kv[0]))  # output_0, 1…
+            self.io[width] = (input_name, input_spec, outputs)
 
     def run(self, width: str, x: np.ndarray) -> np.ndarray:
-        input_name, input_spec, output_name, output_spec = self.io[width]
+        return self.run_all(width, x)[0]
+
+    def run_all(self, width: str, x: np.ndarray) -> list[np.ndarray]:
+        """Every output of entry ``width``, in the program's order."""
+        input_name, input_spec, outputs = self.io[width]
         if input_spec["dtype"] != np.float32:  # an int8 model: quantize with the input tensor's own parameters
             scale, zero = input_spec["quantization"]
             info = np.iinfo(input_spec["dtype"])
             x = np.clip(np.round(x / scale) + zero, info.min, info.max).astype(input_spec["dtype"])
-        out = self.runners[width](**{input_name: x})[output_name]
-        if output_spec["dtype"] != np.float32:
-            scale, zero = output_spec["quantization"]
-            out = (out.astype(np.float32) - zero) * scale
-        return out
+        results = self.runners[width](**{input_name: x})
+        values = []
+        for name, spec in outputs:
+            out = results[name]
+            if spec["dtype"] != np.float32:
+                scale, zero = spec["quantization"]
+                out = (out.astype(np.float32) - zero) * scale
+            values.append(out)
+        return values
 
 
 class ExecuTorchEngine:
@@ -91,6 +99,9 @@ class ExecuTorchEngine:
 
     def run(self, width: str, x: np.ndarray) -> np.ndarray:
         return self.methods[width].execute([self._torch.from_numpy(x)])[0].numpy()
+
+    def run_all(self, width: str, x: np.ndarray) -> list[np.ndarray]:
+        return [out.numpy() for out in self.methods[width].execute([self._torch.from_numpy(x)])]
 
 
 ENGINES = {"tflite": TFLiteEngine, "executorch": ExecuTorchEngine}

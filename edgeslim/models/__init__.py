@@ -18,6 +18,11 @@ MODELS: dict[str, Callable[[int, int, int], nn.Module]] = {
 }
 
 
+# Where a DS-Net++ gate sits by default: right before this module, i.e. after the stem and the first block.
+# Everything before it runs at full width for every input, so an early point keeps the narrowest width cheap.
+GATE_POINTS = {"resnet20": "blocks.1", "resnet18": "blocks.1", "mobilenetv2": "blocks.1"}
+
+
 def build_supernet(name: str, input_shape: tuple[int, int, int], num_classes: int, granularity: int = 8) -> Supernet:
     """The slimmable ``name`` model for inputs of ``input_shape`` (C, H, W) and ``num_classes`` classes."""
     if name not in MODELS:

@@ -9,7 +9,9 @@ import torch
 from torch import fx, nn
 
 from ..subnets import ChannelSpace, SubnetConfig
+from .gate import WidthGate
 from .ops import SlimBatchNorm2d, SlimConv2d, SlimLinear
+from .split import prefix_layers, split_at
 
 _SLIM = (SlimConv2d, SlimLinear, SlimBatchNorm2d)
 
@@ -32,9 +34,39 @@ class Supernet(nn.Module):
         self.input_shape = input_shape
         self.config: SubnetConfig = space.largest()
         self.bn_stats: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]] = {}
+        self.gate: WidthGate | None = None
+        self.gate_point: str | None = None
+        self._halves: tuple[fx.GraphModule, fx.GraphModule] | None = None  # share ``net``'s modules
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        if self.gate is None:
+            return self.net(x)
+        prefix, rest = self._halves
+        return rest(self.gate.attend(prefix(x))[0])
+
+    @torch.no_grad()
+    def attach_gate(self, before: str, num_widths: int, hidden: int = 32) -> WidthGate:
+        """Insert a DS-Net++ gate right before module ``before``: its attention rescales the features there and
+        its width heads choose among ``num_widths`` widths."""
+        prefix, rest = split_at(self.net, before)
+        was_training = self.training
+        self.eval()  # the probe must not touch BN running statistics
+        channels = prefix(torch.zeros(1, *self.input_shape)).shape[1]
+        self.train(was_training)
+        self.gate, self.gate_point, self._halves = WidthGate(channels, num_widths, hidden), before, (prefix, rest)
+        return self.gate
+
+    def halves(self) -> tuple[fx.GraphModule, fx.GraphModule]:
+        """``(prefix, rest)`` of a gated supernet, running the active configuration."""
+        return self._halves
+
+    def fixed_groups(self) -> frozenset[str]:
+        """Channel groups used before the gate: they stay full width, since every width shares that part."""
+        if self.gate_point is None:
+            return frozenset()
+        layers = set(prefix_layers(self.net, self.gate_point))
+        return frozenset(g for name, g in {**self.assignment, **self.input_groups}.items()
+                         if g is not None and name in layers)
 
     def slim_modules(self) -> Iterable[tuple[str, nn.Module]]:
         return ((n, m) for n, m in self.net.named_modules() if isinstance(m, _SLIM))
@@ -101,7 +133,8 @@ class Supernet(nn.Module):
     def extract(self, config: SubnetConfig) -> nn.Module:
         """``config`` as a static model of ordinary Conv2d / BatchNorm2d / Linear layers with copied weights.
 
-        Its outputs equal the supernet's at ``config`` (eval mode, with that configuration's BN statistics).
+        Its outputs equal the supernet's at ``config`` (eval mode, with that configuration's BN statistics);
+        a gate is not part of it (see :meth:`halves`).
         """
         shapes = self.layer_shapes(config)
         previous = self.config

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +16,13 @@ from ..console import console, progress
 from ..data import Dataset, load_dataset
 from ..errors import EdgeslimError
 from ..evaluate import ship
-from ..models import build_supernet
-from ..runs import (RUN_SCHEMA, finalize, load_tensors, read_sidecar, save_run, save_tensors_atomic,
-                    write_atomic)
+from ..models import GATE_POINTS, build_supernet
+from ..runs import (RUN_SCHEMA, finalize, load_tensors, load_weights, read_sidecar, save_run, save_tensors_atomic,
+                    weight_tensors, write_atomic)
 from ..subnets import SubnetConfig, load_configs
+from .bootstrap import EmaTeacher
 from .distributed import World
+from .gates import train_gates
 from .methods import METHODS
 from .options import TrainOptions
 from .steps import Batches, make_optimizer, set_cosine_lr, train_step
@@ -84,6 +87,9 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
     torch.manual_seed(opts.seed)
     supernet = build_supernet(opts.model, dataset.input_shape, dataset.num_classes, opts.granularity)
     space = supernet.space
+    if opts.method == "dsnet":  # the part before the gate is shared: its channel groups stay full
+        supernet.attach_gate(opts.gate_before or GATE_POINTS[opts.model], len(opts.widths.split(",")))
+        space = replace(space, fixed=supernet.fixed_groups())
     shipped = [space.uniform(opts.width)] if opts.method == "single" else space.parse_widths(opts.widths)
     if opts.configs:
         shipped += load_configs(opts.configs, space)
@@ -94,6 +100,7 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
     supernet.to(world.device)
     model = world.wrap(supernet)
     optimizer = make_optimizer(supernet, opts.lr, opts.weight_decay)
+    teacher = EmaTeacher(supernet, opts.ema_decay, space.largest()) if opts.method == "dsnet" else None
     info = {"schema": RUN_SCHEMA, "edgeslim": __version__, "status": "training", "model": opts.model,
             "data": opts.data, "dataset": dataset.name, "input_shape": list(dataset.input_shape),
             "num_classes": dataset.num_classes, "classes": dataset.classes, "granularity": opts.granularity,
@@ -102,8 +109,10 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
     if opts.resume:
         tensors = load_tensors(partial / "checkpoint.safetensors")
         info = read_sidecar(partial / "run.json")
-        supernet.net.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("optim.")})
+        load_weights(supernet, tensors, partial / "checkpoint.safetensors")
         _load_optimizer(optimizer, tensors, info["optimizer"]["param_groups"])
+        if teacher is not None:
+            teacher.load(tensors)
         if world.is_main:
             console.print(f"resuming {partial} at epoch {start_epoch}/{opts.epochs}")
 
@@ -124,13 +133,16 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
             for b, (x, y) in enumerate(batches.epoch(rng, generator, world.rank, world.size, world.device)):
                 set_cosine_lr(optimizer, opts.lr, epoch * len(batches) + b, total_steps)
                 steps = plan(space, rng, opts.num_random, opts.min_width, opts.width)
-                losses.append(train_step(model, supernet, steps, x, y, optimizer))
+                losses.append(train_step(model, supernet, steps, x, y, optimizer, teacher))
+                if teacher is not None:
+                    teacher.update(supernet)
                 bar.update(task, advance=1, status=f"epoch {epoch + 1} loss {losses[-1]:.3f}")
             info["history"].append({"epoch": epoch + 1, "loss": round(float(np.mean(losses)), 5)})
             info["epoch"] = epoch + 1
             if world.is_main:
                 tensors, optim_state = _optimizer_tensors(optimizer)
-                tensors.update(supernet.net.state_dict())
+                tensors.update(weight_tensors(supernet))
+                tensors.update(teacher.state() if teacher is not None else {})
                 save_tensors_atomic(partial / "checkpoint.safetensors", tensors, {"epoch": str(epoch + 1)})
                 info["optimizer"] = optim_state
                 write_atomic(partial / "run.json", json.dumps(info, indent=2))
@@ -146,6 +158,8 @@ def _finish(supernet, dataset, shipped: list[SubnetConfig], info: dict, opts: Tr
             final: Path, started: float) -> tuple[Path, dict]:
     """Recalibrate BN per shipped configuration, measure it, write the run and publish it."""
     info["configs"] = ship(supernet, shipped, dataset, opts.calib_samples)
+    if supernet.gate is not None:
+        info["gate"] = train_gates(supernet, shipped, dataset, opts)
     info["status"] = "complete"
     info["train_seconds"] = round(time.time() - started, 1)
     info.pop("optimizer", None)

@@ -5,6 +5,10 @@
 width from the largest's (detached) soft predictions. BN statistics are recalibrated per shipped configuration
 after training (see ``Supernet.recalibrate_bn``).
 
+``dsnet`` (DS-Net++ stage I, Li et al. 2023): the same sandwich over the widths after the gate, but the other
+widths learn from an exponential moving average of the largest (in-place bootstrapping, see ``bootstrap.py``);
+stage II then trains the gate's width heads (``edgeslim.gating``).
+
 ``single``: one fixed width trained alone from the labels — the "individually trained" reference.
 """
 
@@ -39,4 +43,4 @@ def single_plan(space: ChannelSpace, rng: np.random.Generator, num_random: int, 
 
 
 Plan = Callable[[ChannelSpace, np.random.Generator, int, float, float], list[Step]]
-METHODS: dict[str, Plan] = {"usnet": usnet_plan, "single": single_plan}
+METHODS: dict[str, Plan] = {"usnet": usnet_plan, "dsnet": usnet_plan, "single": single_plan}

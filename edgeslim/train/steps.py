@@ -64,11 +64,13 @@ def shift(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets.tolist())])
 
 
-def train_step(model, supernet, steps: list[Step], x: torch.Tensor, y: torch.Tensor, optimizer) -> float:
-    """One optimizer step over the plan's sub-nets (in-place distillation from the first labelled one);
-    gradients are accumulated and, under DDP, synced once, on the last sub-net. Returns the first loss."""
+def train_step(model, supernet, steps: list[Step], x: torch.Tensor, y: torch.Tensor, optimizer,
+               teacher_fn: Callable[[torch.Tensor], torch.Tensor] | None = None) -> float:
+    """One optimizer step over the plan's sub-nets; distilled ones learn from the first labelled one's soft
+    predictions (in-place distillation) or from ``teacher_fn(x)`` (in-place bootstrapping). Gradients are
+    accumulated and, under DDP, synced once, on the last sub-net. Returns the first loss."""
     optimizer.zero_grad(set_to_none=True)
-    teacher = None
+    teacher = teacher_fn(x) if teacher_fn is not None else None
     first_loss = 0.0
     for i, step in enumerate(steps):
         supernet.set_config(step.config)
@@ -79,7 +81,8 @@ def train_step(model, supernet, steps: list[Step], x: torch.Tensor, y: torch.Ten
                 loss = F.kl_div(F.log_softmax(logits, 1), teacher, reduction="batchmean")
             else:
                 loss = F.cross_entropy(logits, y)
-                teacher = F.softmax(logits.detach(), 1)
+                if teacher_fn is None:
+                    teacher = F.softmax(logits.detach(), 1)
             loss.backward()
         if i == 0:
             first_loss = loss.item()

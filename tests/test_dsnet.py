@@ -1,0 +1,171 @@
+"""DS-Net++ gated width: the split, stage I bootstrapping, stage II gate training, the gated bundle and runtime."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from edgeslim.errors import EdgeslimError
+from edgeslim.gating import RouteCache, route, routed_metrics, sgs_targets, train_head
+from edgeslim.models import build_supernet
+from edgeslim.nn.split import split_at
+from edgeslim.train.bootstrap import EmaTeacher
+
+from conftest import device_python, run_cli
+
+
+def test_split_halves_compose_to_the_network():
+    supernet = build_supernet("resnet20", (1, 8, 8), 10).eval()
+    prefix, rest = split_at(supernet.net, "blocks.1")
+    x = torch.randn(3, 1, 8, 8)
+    assert torch.equal(rest(prefix(x)), supernet.net(x))
+    assert prefix(x).shape == (3, 16, 8, 8)
+    with pytest.raises(EdgeslimError, match="no module 'blocks.99'"):
+        split_at(supernet.net, "blocks.99")
+
+
+def test_gate_keeps_the_shared_part_full_and_follows_the_config():
+    supernet = build_supernet("resnet20", (1, 8, 8), 10)
+    supernet.attach_gate("blocks.1", 4)
+    fixed = supernet.fixed_groups()
+    space = replace(supernet.space, fixed=fixed)
+    narrow = space.uniform(0.25)
+    assert fixed and all(narrow.channels[g] == supernet.space.group(g).channels for g in fixed)
+    assert any(narrow.channels[g.name] < g.channels for g in supernet.space.groups)
+    supernet.eval()
+    supernet.set_config(narrow)
+    x = torch.randn(2, 1, 8, 8)
+    prefix, rest = supernet.halves()
+    assert torch.allclose(supernet(x), rest(supernet.gate.attend(prefix(x))[0]))
+
+
+def test_ema_teacher_follows_the_live_weights():
+    supernet = build_supernet("resnet20", (1, 8, 8), 10)
+    supernet.attach_gate("blocks.1", 4)
+    teacher = EmaTeacher(supernet, 0.5, supernet.space.largest())
+    live = next(supernet.parameters())
+    ema = next(teacher.model.parameters())
+    before = ema.detach().clone()
+    with torch.no_grad():
+        live.add_(1.0)
+    teacher.update(supernet)
+    assert torch.allclose(ema, before + 0.5)
+    probs = teacher(torch.randn(4, 1, 8, 8))
+    assert probs.shape == (4, 10) and torch.allclose(probs.sum(1), torch.ones(4))
+
+
+def _synthetic_cache(n: int = 600, seed: int = 0) -> RouteCache:
+    """Two widths; the narrow one is wrong exactly where hidden[:, 0] > 0.5, the wide one always right."""
+    rng = np.random.default_rng(seed)
+    hidden = torch.from_numpy(rng.random((n, 8)).astype(np.float32))
+    labels = torch.from_numpy(rng.integers(0, 3, n))
+    right = torch.nn.functional.one_hot(labels, 3).float() * 5
+    wrong = torch.nn.functional.one_hot((labels + 1) % 3, 3).float() * 5
+    narrow = torch.where((hidden[:, 0] > 0.5)[:, None], wrong, right)
+    return RouteCache(hidden, torch.stack([narrow, right], 1), labels)
+
+
+def test_gate_learns_hard_inputs_and_complexity_weight_moves_the_tradeoff():
+    cache = _synthetic_cache()
+    assert sgs_targets(cache).tolist() == [1 if h > 0.5 else 0 for h in cache.hidden[:, 0].tolist()]
+    supernet = build_supernet("resnet20", (1, 8, 8), 3)
+    gate = supernet.attach_gate("blocks.1", 2, hidden=8)
+    assert gate.hidden == 8
+    macs = np.array([1e6, 4e6])
+    results = {}
+    for weight in (0.0, 8.0):
+        name = train_head(supernet, cache, macs, weight, epochs=60)
+        results[weight] = routed_metrics(cache, route(supernet, cache, name), macs)
+    assert results[0.0]["top1"] > 90  # routes the hard half to the wide width
+    assert results[8.0]["mflops"] < results[0.0]["mflops"]  # a heavier complexity term picks narrower widths
+    capped = route(supernet, cache, "c0", cap=0)
+    assert (capped == 0).all()
+
+
+@pytest.fixture(scope="module")
+def dsnet_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dsnet") / "run"
+    result = run_cli("train", "--method", "dsnet", "--epochs", "3", "--calib-samples", "128",
+                     "--complexity-weights", "0,0.5", "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_dsnet_train_and_eval_report_gated_routing(dsnet_run, cli):
+    info = json.loads((dsnet_run / "run.json").read_text())
+    gate = info["gate"]
+    assert info["method"] == "dsnet" and gate["before"] == "blocks.1"
+    assert [h["name"] for h in gate["heads"]] == ["c0", "c0p5"] and gate["default"] in ("c0", "c0p5")
+    assert gate["widths"] == ["w025", "w050", "w075", "w100"]
+    mflops = {c["name"]: c["meta"]["mflops"] for c in info["configs"]}
+    for head in gate["heads"]:
+        assert mflops["w025"] <= head["mflops"] <= mflops["w100"] and abs(sum(head["share"]) - 1) < 0.01
+    result = cli("eval", str(dsnet_run), "--json")
+    assert result.returncode == 0, result.stderr
+    evaluated = json.loads(result.stdout)
+    assert [r["name"] for r in evaluated["gated"]] == ["gate c0", "gate c0p5"]
+    assert [r["top1"] for r in evaluated["gated"]] == [h["top1"] for h in gate["heads"]]
+
+
+@pytest.fixture(scope="module")
+def dsnet_bundle(dsnet_run) -> Path:
+    out = dsnet_run.with_name("bundle")
+    result = run_cli("build", str(dsnet_run), "--target", "x86-emu", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_gated_bundle_validates_and_stores_weights_once(dsnet_bundle):
+    manifest = json.loads((dsnet_bundle / "manifest.json").read_text())
+    assert manifest["gate"]["entry"] == "gate" and manifest["gate"]["widths"] == ["w025", "w050", "w075", "w100"]
+    rows = manifest["validation"]["rows"]
+    gate_rows = [r for r in rows if r["width"] == "gate"]
+    assert {r["backend"] for r in gate_rows} == {"tflite", "executorch", "coreml"} and all(r["ok"] for r in rows)
+    assert all(r["top1_agreement"] == 100.0 for r in gate_rows if "top1_agreement" in r)
+    for backend in ("tflite", "executorch"):
+        artifact = manifest["artifacts"][backend]
+        assert artifact["stored_bytes"] < 0.2 * artifact["bytes"]  # weights come from the blob
+
+
+def test_gated_int8_is_refused_in_one_line(dsnet_run, tmp_path, cli):
+    result = cli("build", str(dsnet_run), "--target", "x86-emu", "--precision", "int8", "--out", str(tmp_path / "b"))
+    assert result.returncode != 0 and "not supported for gated" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "b").exists()
+
+
+DEVICE_SCRIPT = r"""
+import json, sys
+import numpy as np
+from edgeslim.runtime import DynamicModel
+assert "torch" not in sys.modules
+model = DynamicModel.open(sys.argv[1], backend="tflite")
+samples = np.load(f"{sys.argv[1]}/samples.npz")
+pre = model.bundle.manifest["input"]["preprocessing"]
+x = ((samples["x"] - np.array(pre["mean"])[:, None, None]) / np.array(pre["std"])[:, None, None]).astype(np.float32)
+chosen = []
+for image in x:
+    model(image[None]); chosen.append(model.last_width)
+model.set_width("w025")
+capped = set()
+for image in x[:16]:
+    model(image[None]); capped.add(model.last_width)
+model.set_routing("fixed"); model.set_width("w075"); model(x[:1])
+print(json.dumps({"routing_widths": sorted(set(chosen)), "capped": sorted(capped), "fixed": model.last_width,
+                  "gate_ms": model.last_gate_ms, "ms": model.last_ms, "torch": "torch" in sys.modules}))
+"""
+
+
+def test_gated_bundle_runs_on_the_torch_free_device_with_a_cap(dsnet_bundle):
+    result = subprocess.run([device_python(), "-c", DEVICE_SCRIPT, str(dsnet_bundle)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(out["routing_widths"]) <= {"w025", "w050", "w075", "w100"}
+    assert out["capped"] == ["w025"] and out["fixed"] == "w075" and not out["torch"]
+    assert 0 < out["gate_ms"] < out["ms"]
