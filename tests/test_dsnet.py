@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,12 +23,14 @@ from edgeslim.train.bootstrap import EmaTeacher
 from conftest import device_python, run_cli
 
 
-def test_split_halves_compose_to_the_network():
-    supernet = build_supernet("resnet20", (1, 8, 8), 10).eval()
+@pytest.mark.parametrize("model,shape", [("resnet20", (1, 8, 8)), ("resnet18", (3, 32, 32)),
+                                         ("mobilenetv2", (3, 16, 16))])
+def test_split_halves_compose_to_the_network(model, shape):
+    supernet = build_supernet(model, shape, 10).eval()
     prefix, rest = split_at(supernet.net, "blocks.1")
-    x = torch.randn(3, 1, 8, 8)
+    x = torch.randn(2, *shape)
     assert torch.equal(rest(prefix(x)), supernet.net(x))
-    assert prefix(x).shape == (3, 16, 8, 8)
+    assert prefix(x).shape[1] == (64 if model == "resnet18" else 16)
     with pytest.raises(EdgeslimError, match="no module 'blocks.99'"):
         split_at(supernet.net, "blocks.99")
 
@@ -169,3 +174,28 @@ def test_gated_bundle_runs_on_the_torch_free_device_with_a_cap(dsnet_bundle):
     assert set(out["routing_widths"]) <= {"w025", "w050", "w075", "w100"}
     assert out["capped"] == ["w025"] and out["fixed"] == "w075" and not out["torch"]
     assert 0 < out["gate_ms"] < out["ms"]
+
+
+def test_a_killed_dsnet_run_resumes_to_the_same_weights_and_gate(tmp_path):
+    args = ["--method", "dsnet", "--epochs", "3", "--calib-samples", "128", "--complexity-weights", "0,1"]
+    reference = run_cli("train", *args, "--out", str(tmp_path / "ref"))
+    assert reference.returncode == 0, reference.stderr
+    out, partial = tmp_path / "killed", tmp_path / "killed.partial"
+    proc = subprocess.Popen([sys.executable, "-m", "edgeslim", "train", *args, "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        sidecar = partial / "run.json"
+        if sidecar.is_file() and json.loads(sidecar.read_text())["epoch"] >= 1:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    resumed = run_cli("train", *args, "--out", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    from safetensors.torch import load_file
+
+    a, b = load_file(tmp_path / "ref" / "model.safetensors"), load_file(out / "model.safetensors")
+    assert a.keys() == b.keys() and any(k.startswith("gate.heads.") for k in a)
+    for key in a:
+        assert (a[key] - b[key]).abs().max() <= 1e-5, key

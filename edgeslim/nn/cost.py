@@ -49,5 +49,5 @@ def count_cost(supernet: Supernet, config: SubnetConfig) -> Cost:
     """MACs and parameters of ``config`` for one input of the supernet's input shape (a gate included)."""
     layers = list(layer_costs(supernet, config).values())
     if supernet.gate is not None:
-        layers.append(Cost(supernet.gate.macs(), sum(p.numel() for p in supernet.gate.parameters())))
+        layers.append(Cost(supernet.gate.macs(), supernet.gate.params()))
     return Cost(sum(c.macs for c in layers), sum(c.params for c in layers))

@@ -40,6 +40,10 @@ class WidthGate(nn.Module):
         """Multiply-accumulates of the attention and one width head (pooling not counted)."""
         return self.channels * self.hidden * 2 + self.hidden * self.hidden + self.hidden * self.num_widths
 
+    def params(self) -> int:
+        """Parameters of the attention and one width head (what one routed inference uses)."""
+        return self.macs() + self.hidden * 2 + self.channels + self.num_widths
+
 
 class GateProgram(nn.Module):
     """What the device runs first: the prefix, the attention, and every width head's logits (heads × widths)."""

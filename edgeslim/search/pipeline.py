@@ -50,6 +50,9 @@ def search(run_dir: str | Path, opts: SearchOptions) -> dict:
     if info["method"] == "single":
         raise EdgeslimError(f"{run.path} holds one width trained alone (--method single); search needs a "
                             "slimmable supernet: train with --method usnet")
+    if "gate" in info:
+        raise EdgeslimError(f"{run.path} is a gated (dsnet) run: its gate routes among uniform widths; search a "
+                            "--method usnet run instead")
     seed = info["options"]["seed"]
     dataset = load_dataset(info["data"], seed)
     fraction = info["options"].get("val_fraction") or opts.holdout_fraction

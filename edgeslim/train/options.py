@@ -48,6 +48,8 @@ class TrainOptions:
             if getattr(self, name) < 1:
                 raise EdgeslimError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
         if self.method == "dsnet":
+            if self.configs:
+                raise EdgeslimError("--configs: a dsnet gate routes among the uniform --widths only; drop --configs")
             self.val_fraction = self.val_fraction or 0.15  # stage II learns the gate on images stage I never saw
             if not 0 < self.ema_decay < 1:
                 raise EdgeslimError(f"--ema-decay must be in (0, 1) (got {self.ema_decay})")
