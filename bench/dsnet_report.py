@@ -8,7 +8,9 @@ Per dataset: trains `usnet` and `dsnet` (same model, epochs, seed), then reports
 2. latency: the dsnet run built for x86 (TFLite and ExecuTorch, XNNPACK, 1 thread), every test image one at a
    time: mean latency of gated inference (gate program included, its share reported) against the static width
    of equal accuracy (interpolated along the ladder), and the efficiency of the saving:
-   (1 - ms_gated / ms_equal) / (1 - MACs_gated / MACs_equal), goal >= 0.8.
+   (1 - ms_gated / ms_equal) / (1 - MACs_gated / MACs_equal), goal >= 0.8; and the same efficiency for one
+   image routed to the narrowest instead of the widest width (what every routing decision saves);
+3. headroom: an oracle router's top-1 and MFLOPs, and how well the gate separates hard images (ROC AUC).
 """
 
 from __future__ import annotations
@@ -49,31 +51,67 @@ def equal_accuracy(top1: float, ladder: list[dict]) -> tuple[float, float] | Non
     return None
 
 
-def measure_latency(bundle: Path, backend: str, x: np.ndarray, y: np.ndarray, heads: list[str]) -> dict:
+def measure_latency(bundle: Path, backend: str, x: np.ndarray, y: np.ndarray, heads: list[str],
+                    passes: int = 3) -> dict:
+    """Per mode (every static width, every head): the mean latency over the test images, one image per call;
+    the median of ``passes`` passes, each running the modes in a new random order after a warm-up pass."""
     from edgeslim.runtime import DynamicModel
 
     model = DynamicModel.open(bundle, backend=backend, threads=1)
+    modes = [("fixed", w) for w in model.widths] + [("gate", h) for h in heads]
+    means = np.zeros((passes, len(modes), 2))
+    correct = np.zeros(len(modes))
+    rng = np.random.default_rng(0)
+    for p in range(-1, passes):
+        for m in rng.permutation(len(modes)):
+            routing, name = modes[m]
+            model.set_routing(routing, None if routing == "fixed" else name)
+            model.set_width(name if routing == "fixed" else model.widths[-1])
+            times = np.zeros((len(x), 2))
+            for i, image in enumerate(x):
+                logits = model(image[None])
+                times[i] = model.last_ms, model.last_gate_ms
+                correct[m] += p == 0 and int(np.argmax(logits) == y[i])
+            if p >= 0:
+                means[p, m] = times.mean(0)
+    ms = np.median(means, 0)
     result = {"widths": {}, "heads": {}}
-    model.set_routing("fixed")
-    for width in model.widths * 2:  # the first pass warms caches, the second measures
-        model.set_width(width)
-        times = []
-        for image in x:
-            model(image[None])
-            times.append(model.last_ms)
-        result["widths"][width] = float(np.mean(times))
-    model.set_width(model.widths[-1])
-    for head in heads * 2:
-        model.set_routing("gate", head)
-        times, gate_times, correct = [], [], 0
-        for image, label in zip(x, y):
-            logits = model(image[None])
-            times.append(model.last_ms)
-            gate_times.append(model.last_gate_ms)
-            correct += int(np.argmax(logits) == label)
-        result["heads"][head] = {"ms": float(np.mean(times)), "gate_ms": float(np.mean(gate_times)),
-                                 "top1": 100.0 * correct / len(x)}
+    for m, (routing, name) in enumerate(modes):
+        if routing == "fixed":
+            result["widths"][name] = float(ms[m, 0])
+        else:
+            result["heads"][name] = {"ms": float(ms[m, 0]), "gate_ms": float(ms[m, 1]),
+                                     "top1": 100.0 * correct[m] / len(x)}
     return result
+
+
+def gate_diagnostics(run_dir: Path) -> dict:
+    """How much routing could gain (oracle: the narrowest width that is right, else the narrowest) and how well
+    the default gate head separates the images the narrowest width gets wrong (ROC AUC), on the test split."""
+    from sklearn.metrics import roc_auc_score
+
+    from edgeslim.data import load_dataset
+    from edgeslim.gating import RouteCache, ladder_macs, routed_metrics
+    from edgeslim.runs import load_run
+
+    run = load_run(run_dir)
+    gate = run.info["gate"]
+    ladder = [c for name in gate["widths"] for c in run.configs if c.name == name]
+    dataset = load_dataset(run.info["data"], run.info["options"]["seed"])
+    cache = RouteCache.compute(run.supernet, ladder, dataset.normalize(dataset.x_test), dataset.y_test)
+    right = (cache.logits.argmax(2) == cache.labels[:, None]).numpy()
+    oracle = np.where(right.any(1), right.argmax(1), 0)
+    macs = ladder_macs(run.supernet, ladder)
+    narrow_wrong = ~right[:, 0]
+    head = run.supernet.gate.heads[gate["default"]]
+    score = head(cache.hidden).softmax(1)[:, 1:].sum(1).detach().numpy()  # P(anything wider than the narrowest)
+    confidence = cache.logits[:, 0].softmax(1).max(1).values.numpy()
+
+    def auc(score: np.ndarray) -> float | None:
+        return round(float(roc_auc_score(narrow_wrong, score)), 3) if 0 < narrow_wrong.sum() < len(score) else None
+
+    return {"oracle": routed_metrics(cache, oracle, macs), "narrow_wrong_pct": round(100 * narrow_wrong.mean(), 2),
+            "gate_auc": auc(score), "narrow_confidence_auc": auc(-confidence)}
 
 
 def run_case(data: str, epochs: int, workdir: Path) -> dict:
@@ -104,6 +142,7 @@ def run_case(data: str, epochs: int, workdir: Path) -> dict:
                          "gain_vs_usnet": round(h["top1"] - interp(h["mflops"], [s["mflops"] for s in usnet],
                                                                     [s["top1"] for s in usnet]), 2)})
     x, y = validation_data(ds, 0)
+    diagnostics = gate_diagnostics(workdir / f"{data}-dsnet")
     latency = {}
     for backend in ("tflite", "executorch"):
         measured = measure_latency(bundle, backend, x, y, [h["name"] for h in heads])
@@ -120,15 +159,19 @@ def run_case(data: str, epochs: int, workdir: Path) -> dict:
                            macs_saving=round(macs_saving, 4), ms_saving=round(ms_saving, 4),
                            efficiency=round(ms_saving / macs_saving, 2) if macs_saving > 0.01 else None)
             rows.append(row)
-        latency[backend] = {"widths": {s["name"]: round(s["ms"], 4) for s in ladder}, "heads": rows}
+        narrow, wide = ladder[0], ladder[-1]
+        routing_efficiency = (1 - narrow["ms"] / wide["ms"]) / (1 - narrow["mflops"] / wide["mflops"])
+        latency[backend] = {"widths": {s["name"]: round(s["ms"], 4) for s in ladder}, "heads": rows,
+                            "routing_efficiency": round(routing_efficiency, 2)}
     return {"data": data, "epochs": epochs, "test_images": len(x), "static": static, "usnet": usnet,
-            "accuracy": accuracy, "latency": latency, "gate_mflops": ds["gate"]["gate_mflops"],
-            "default_head": ds["gate"]["default"]}
+            "accuracy": accuracy, "latency": latency, "diagnostics": diagnostics,
+            "gate_mflops": ds["gate"]["gate_mflops"], "default_head": ds["gate"]["default"]}
 
 
 def report(cases: list[dict]) -> str:
     lines = ["# DS-Net++ gated width (resnet20): accuracy vs MACs and real latency", "",
-             "Produced by `python bench/dsnet_report.py`; x86 (2 cores), batch 1, 1 thread, every test image once.",
+             "Produced by `python bench/dsnet_report.py`; x86 (2 cores), batch 1, 1 thread; latency: mean over the "
+             "test images, median of 3 passes with the modes in random order.",
              ""]
     for c in cases:
         lines += [f"## {c['data']} ({c['epochs']} epochs, {c['test_images']} test images)", "",
@@ -141,9 +184,18 @@ def report(cases: list[dict]) -> str:
             share = " · ".join(f"{100 * s:.0f}% {w['name']}" for s, w in zip(a["share"], c["static"]) if s)
             lines.append(f"| {a['head']} ({a['complexity_weight']:g}) | {a['mflops']:.3f} | {a['top1']:.2f} | {share} "
                          f"| {a['gain_vs_static']:+.2f} | {a['gain_vs_usnet']:+.2f} |")
+        d = c["diagnostics"]
+        lines += ["", f"Headroom: the narrowest width is wrong on {d['narrow_wrong_pct']:.2f} % of the test images; an "
+                  f"oracle router (narrowest width that is right) reaches {d['oracle']['top1']:.2f} % at "
+                  f"{d['oracle']['mflops']:.3f} MFLOPs. The default head's P(wider) separates those images with "
+                  f"ROC AUC {d['gate_auc']}; the narrowest width's own confidence would give "
+                  f"{d['narrow_confidence_auc']}."]
         for backend, lat in c["latency"].items():
             widths = ", ".join(f"{w} {ms:.3f}" for w, ms in lat["widths"].items())
-            lines += ["", f"**{backend}** static widths (gate program + remainder), mean ms: {widths}", "",
+            lines += ["", f"**{backend}** static widths (gate program + remainder), mean ms: {widths}. "
+                      "An image the gate sends to the narrowest instead of the widest width saves latency with "
+                      f"efficiency "
+                      f"{lat['routing_efficiency']:.2f} (latency saving / MACs saving, gate program included).", "",
                       "| head | top-1 % | mean ms | gate ms | static of equal top-1: MFLOPs / ms | MACs saving | "
                       "latency saving | efficiency |", "|---|---:|---:|---:|---|---:|---:|---:|"]
             for r in lat["heads"]:

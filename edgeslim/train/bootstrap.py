@@ -13,16 +13,22 @@ from ..subnets import SubnetConfig
 
 
 class EmaTeacher:
-    """A frozen copy of the supernet whose parameters follow the live ones: ``ema ← d·ema + (1−d)·live``."""
+    """A frozen copy of the supernet whose parameters follow the live ones: ``ema ← d·ema + (1−d)·live``.
 
-    def __init__(self, supernet: Supernet, decay: float, config: SubnetConfig):
+    The decay warms up as ``min(decay, (1 + t) / (10 + t))`` after ``t`` updates (as TensorFlow's moving
+    averages do): early on the live weights change fast and a slow average would teach from a random network.
+    """
+
+    def __init__(self, supernet: Supernet, decay: float, config: SubnetConfig, updates: int = 0):
         self.model = copy.deepcopy(supernet).requires_grad_(False)
-        self.decay, self.config = decay, config
+        self.decay, self.config, self.updates = decay, config, updates
 
     @torch.no_grad()
     def update(self, supernet: Supernet) -> None:
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        self.updates += 1
         for ema, live in zip(self.model.parameters(), supernet.parameters()):
-            ema.lerp_(live, 1.0 - self.decay)
+            ema.lerp_(live, 1.0 - decay)
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

@@ -118,6 +118,8 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
 
     train_part = dataset.holdout(opts.val_fraction, opts.seed)[:2] if opts.val_fraction else (None, None)
     batches = Batches(dataset, opts.batch_size, opts.augment, *train_part)
+    if teacher is not None:
+        teacher.updates = start_epoch * len(batches)  # where the decay warm-up stood when the run was killed
     total_steps = len(batches) * opts.epochs
     if world.is_main:
         console.print(f"training {opts.model} ({opts.method}) on {dataset.summary()}; "
