@@ -1,6 +1,9 @@
 """DS-Net++ gated width: accuracy vs average MACs, and real batch-1 latency through the exported bundle.
 
-    python bench/dsnet_report.py [--datasets digits,mnist5k] [--epochs 30,12] [--workdir DIR] [--out REPORT.md]
+    python bench/dsnet_report.py [--datasets digits,mnist5k] [--epochs 30,10] [--model resnet20] [--workdir DIR]
+                                 [--out REPORT.md]
+
+``digits32`` is the digits upsampled to 3×32×32 (as in bench/bundle_report.py), for larger models.
 
 Per dataset: trains `usnet` and `dsnet` (same model, epochs, seed), then reports
 1. accuracy vs MACs: every gate head (complexity weight) against the dsnet run's static widths and against usnet,
@@ -9,7 +12,8 @@ Per dataset: trains `usnet` and `dsnet` (same model, epochs, seed), then reports
    time: mean latency of gated inference (gate program included, its share reported) against the static width
    of equal accuracy (interpolated along the ladder), and the efficiency of the saving:
    (1 - ms_gated / ms_equal) / (1 - MACs_gated / MACs_equal), goal >= 0.8; and the same efficiency for one
-   image routed to the narrowest instead of the widest width (what every routing decision saves);
+   image routed to the narrowest instead of the widest width (what every routing decision saves), and of gated
+   inference against always running the widest width;
 3. headroom: an oracle router's top-1 and MFLOPs, and how well the gate separates hard images (ROC AUC).
 """
 
@@ -85,6 +89,17 @@ def measure_latency(bundle: Path, backend: str, x: np.ndarray, y: np.ndarray, he
     return result
 
 
+def digits32(path: Path) -> str:
+    """The digits upsampled to 32x32 and copied to 3 channels (an .npz for --data npz:PATH)."""
+    if not path.exists():
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        x = np.kron(digits.images / 16.0, np.ones((4, 4)))[..., None].repeat(3, -1).astype(np.float32)
+        np.savez(path, x=x, y=digits.target)
+    return f"npz:{path}"
+
+
 def gate_diagnostics(run_dir: Path) -> dict:
     """How much routing could gain (oracle: the narrowest width that is right, else the narrowest) and how well
     the default gate head separates the images the narrowest width gets wrong (ROC AUC), on the test split."""
@@ -114,15 +129,17 @@ def gate_diagnostics(run_dir: Path) -> dict:
             "gate_auc": auc(score), "narrow_confidence_auc": auc(-confidence)}
 
 
-def run_case(data: str, epochs: int, workdir: Path) -> dict:
+def run_case(data: str, epochs: int, workdir: Path, model: str) -> dict:
     from edgeslim.build.builder import validation_data
 
     runs = {}
+    source = digits32(workdir / "digits32.npz") if data == "digits32" else data
     for method in ("usnet", "dsnet"):
         out = workdir / f"{data}-{method}"
         if not (out / "run.json").is_file():
             started = time.time()
-            cli("train", "--data", data, "--method", method, "--epochs", str(epochs), "--out", str(out), "--force")
+            cli("train", "--model", model, "--data", source, "--method", method, "--epochs", str(epochs),
+                "--out", str(out), "--force")
             print(f"trained {data} {method} in {time.time() - started:.0f} s", file=sys.stderr)
         runs[method] = json.loads((out / "run.json").read_text())
     bundle = workdir / f"{data}-dsnet-bundle"
@@ -152,6 +169,9 @@ def run_case(data: str, epochs: int, workdir: Path) -> dict:
             m = measured["heads"][h["name"]]
             row = {"head": h["name"], "top1": round(m["top1"], 2), "mflops": h["mflops"], "ms": round(m["ms"], 4),
                    "gate_ms": round(m["gate_ms"], 4)}
+            wide = ladder[-1]
+            if h["mflops"] < 0.99 * wide["mflops"]:  # against always running the widest width
+                row["efficiency_vs_widest"] = round((1 - m["ms"] / wide["ms"]) / (1 - h["mflops"] / wide["mflops"]), 2)
             eq = equal_accuracy(m["top1"], ladder)
             if eq is not None:
                 macs_saving, ms_saving = 1 - h["mflops"] / eq[0], 1 - m["ms"] / eq[1]
@@ -163,13 +183,13 @@ def run_case(data: str, epochs: int, workdir: Path) -> dict:
         routing_efficiency = (1 - narrow["ms"] / wide["ms"]) / (1 - narrow["mflops"] / wide["mflops"])
         latency[backend] = {"widths": {s["name"]: round(s["ms"], 4) for s in ladder}, "heads": rows,
                             "routing_efficiency": round(routing_efficiency, 2)}
-    return {"data": data, "epochs": epochs, "test_images": len(x), "static": static, "usnet": usnet,
+    return {"data": data, "model": model, "epochs": epochs, "test_images": len(x), "static": static, "usnet": usnet,
             "accuracy": accuracy, "latency": latency, "diagnostics": diagnostics,
             "gate_mflops": ds["gate"]["gate_mflops"], "default_head": ds["gate"]["default"]}
 
 
 def report(cases: list[dict]) -> str:
-    lines = ["# DS-Net++ gated width (resnet20): accuracy vs MACs and real latency", "",
+    lines = [f"# DS-Net++ gated width ({cases[0]['model']}): accuracy vs MACs and real latency", "",
              "Produced by `python bench/dsnet_report.py`; x86 (2 cores), batch 1, 1 thread; latency: mean over the "
              "test images, median of 3 passes with the modes in random order.",
              ""]
@@ -197,13 +217,14 @@ def report(cases: list[dict]) -> str:
                       f"efficiency "
                       f"{lat['routing_efficiency']:.2f} (latency saving / MACs saving, gate program included).", "",
                       "| head | top-1 % | mean ms | gate ms | static of equal top-1: MFLOPs / ms | MACs saving | "
-                      "latency saving | efficiency |", "|---|---:|---:|---:|---|---:|---:|---:|"]
+                      "latency saving | efficiency | efficiency vs widest |",
+                      "|---|---:|---:|---:|---|---:|---:|---:|---:|"]
             for r in lat["heads"]:
                 eq = f"{r['equal_mflops']:.3f} / {r['equal_ms']:.3f}" if "equal_ms" in r else "none as accurate"
                 eff = r.get("efficiency")
                 lines.append(f"| {r['head']} | {r['top1']:.2f} | {r['ms']:.3f} | {r['gate_ms']:.3f} | {eq} | "
                              f"{100 * r.get('macs_saving', 0):.1f} % | {100 * r.get('ms_saving', 0):.1f} % | "
-                             f"{'-' if eff is None else f'{eff:.2f}'} |")
+                             f"{'-' if eff is None else f'{eff:.2f}'} | {r.get('efficiency_vs_widest', '-')} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -211,7 +232,8 @@ def report(cases: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="digits,mnist5k")
-    parser.add_argument("--epochs", default="30,12", help="per dataset")
+    parser.add_argument("--epochs", default="30,10", help="per dataset")
+    parser.add_argument("--model", default="resnet20")
     parser.add_argument("--workdir", default="runs/bench-dsnet")
     parser.add_argument("--out", default=str(ROOT / "bench" / "reports" / "dsnet.md"))
     args = parser.parse_args()
@@ -220,7 +242,7 @@ def main() -> None:
     epochs += [epochs[-1]] * (len(datasets) - len(epochs))
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    cases = [run_case(d, e, workdir) for d, e in zip(datasets, epochs)]
+    cases = [run_case(d, e, workdir, args.model) for d, e in zip(datasets, epochs)]
     text = report(cases)
     Path(args.out).write_text(text)
     Path(args.out).with_suffix(".json").write_text(json.dumps(cases, indent=1))

@@ -35,6 +35,7 @@ class DynamicModel:
         self.gate = bundle.manifest.get("gate")
         if self.gate:
             entries[GATE] = self.gate["entry"]
+            self._ladder = self.gate["widths"]
             self.head = [h["name"] for h in self.gate["heads"]].index(self.gate["default"])
         started = time.perf_counter()
         with quiet():
@@ -123,9 +124,7 @@ class DynamicModel:
             self.last_gate_ms = (time.perf_counter() - started) * 1e3
             width = self.width
             if self.routing == "gate":  # the head's choice among the ladder's widths up to the cap
-                ladder = self.gate["widths"]
-                allowed = head_logits[0, self.head, : ladder.index(self.width) + 1]
-                width = ladder[int(np.argmax(allowed))]
+                width = self._ladder[head_logits[0, self.head, : self._ladder.index(width) + 1].argmax()]
             out = self.engine.run(width, features)
             self.last_width = width
         self.last_ms = (time.perf_counter() - started) * 1e3

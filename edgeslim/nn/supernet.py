@@ -65,8 +65,8 @@ class Supernet(nn.Module):
         if self.gate_point is None:
             return frozenset()
         layers = set(prefix_layers(self.net, self.gate_point))
-        return frozenset(g for name, g in {**self.assignment, **self.input_groups}.items()
-                         if g is not None and name in layers)
+        groups = [self.assignment.get(name) for name in layers] + [self.input_groups.get(name) for name in layers]
+        return frozenset(g for g in groups if g is not None)
 
     def slim_modules(self) -> Iterable[tuple[str, nn.Module]]:
         return ((n, m) for n, m in self.net.named_modules() if isinstance(m, _SLIM))
