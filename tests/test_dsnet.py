@@ -59,8 +59,13 @@ def test_ema_teacher_follows_the_live_weights():
     before = ema.detach().clone()
     with torch.no_grad():
         live.add_(1.0)
-    teacher.update(supernet)
-    assert torch.allclose(ema, before + 0.5)
+    teacher.update(supernet)  # warm-up: the first update uses decay min(0.5, 1/10)
+    assert torch.allclose(ema, before + 0.9)
+    teacher.updates = 1000
+    with torch.no_grad():
+        live.add_(1.0)
+    teacher.update(supernet)  # later, the configured decay: halfway from ema to live
+    assert torch.allclose(ema, before + 0.9 + 0.5 * 1.1, atol=1e-6)
     probs = teacher(torch.randn(4, 1, 8, 8))
     assert probs.shape == (4, 10) and torch.allclose(probs.sum(1), torch.ones(4))
 
