@@ -189,6 +189,10 @@ def _add_device_commands(sub) -> None:
     p.add_argument("--seconds", type=float, help="stop after this many seconds")
     p.add_argument("--backend", help="executorch | tflite")
     p.add_argument("--threads", type=int)
+    p.add_argument("--routing", choices=["gate", "fixed"],
+                   help="a gated (dsnet) bundle: the gate picks the width per input under the controller's cap "
+                        "(default) or the controller's width always runs")
+    p.add_argument("--gate-head", help="a gated bundle: which width head decides (e.g. c0p5; default: the bundle's)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
 
 
@@ -491,7 +495,7 @@ def cmd_run(args) -> int:
 
     options = LiveOptions(input=args.input, telemetry=parse_telemetry(args.telemetry) if args.telemetry else None,
                           slo_ms=args.slo_ms, frames=args.frames, seconds=args.seconds, backend=args.backend,
-                          threads=args.threads)
+                          threads=args.threads, routing=args.routing, gate_head=args.gate_head)
     if args.json:
         summary = live(args.bundle, options)
         print(json.dumps(summary, indent=2))

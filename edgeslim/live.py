@@ -35,6 +35,8 @@ class LiveOptions:
     seconds: float | None = None
     backend: str | None = None
     threads: int | None = None
+    routing: str | None = None        # a gated bundle: "gate" (default) or "fixed"
+    gate_head: str | None = None      # a gated bundle: which width head decides (default: the bundle's)
 
 
 def parse_telemetry(spec: str) -> list[dict]:
@@ -101,6 +103,8 @@ def _camera(index: int) -> Iterator[tuple[np.ndarray, None]]:
 def live(bundle_path: str | Path, options: LiveOptions, status=None) -> dict:
     """Run the loop until the input ends, ``frames`` or ``seconds``; ``status(dict)`` is called ~4x a second."""
     model = DynamicModel.open(bundle_path, backend=options.backend, threads=options.threads)
+    if options.routing or options.gate_head:
+        model.set_routing(options.routing or model.routing, options.gate_head)
     manifest = model.bundle.manifest
     target = Target(**{k: v for k, v in manifest["target"].items() if k in Target.__dataclass_fields__})
     if options.telemetry is not None:

@@ -103,8 +103,8 @@ class DynamicModel:
     def set_routing(self, routing: str, head: str | None = None) -> None:
         """``"gate"`` (the gate picks, capped at ``width``) or ``"fixed"``; ``head``: which gate width head
         (complexity weight) decides, default the bundle's."""
-        if routing not in ("gate", "fixed") or (routing == "gate" and not self.gate):
-            valid = ["gate", "fixed"] if self.gate else ["fixed"]
+        if routing not in ("gate", "fixed") or (not self.gate and (routing == "gate" or head is not None)):
+            valid = ["gate", "fixed"] if self.gate else ["fixed (the bundle has no gate)"]
             raise unknown_name("routing of this bundle", routing, valid)
         if head is not None:
             names = [h["name"] for h in self.gate["heads"]]

@@ -204,3 +204,16 @@ def test_a_killed_dsnet_run_resumes_to_the_same_weights_and_gate(tmp_path):
     assert a.keys() == b.keys() and any(k.startswith("gate.heads.") for k in a)
     for key in a:
         assert (a[key] - b[key]).abs().max() <= 1e-5, key
+
+
+def test_run_routes_with_the_chosen_gate_head_or_fixed(dsnet_bundle, cli):
+    summaries = {}
+    for extra in ([], ["--routing", "fixed"], ["--gate-head", "c0p5"]):
+        result = cli("run", str(dsnet_bundle), "--backend", "tflite", "--frames", "64", "--json", *extra)
+        assert result.returncode == 0, result.stderr
+        summaries[" ".join(extra)] = json.loads(result.stdout)
+    assert summaries["--routing fixed"]["time_per_width_pct"]["w100"] == 100.0  # the controller's width, no gate
+    for summary in summaries.values():
+        assert summary["frames"] == 64 and abs(sum(summary["time_per_width_pct"].values()) - 100) < 0.5
+    bad = cli("run", str(dsnet_bundle), "--frames", "4", "--gate-head", "c9")
+    assert bad.returncode != 0 and "unknown gate head 'c9'" in bad.stderr and "Traceback" not in bad.stderr
