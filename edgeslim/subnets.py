@@ -75,7 +75,7 @@ class ChannelSpace:
     """
 
     groups: tuple[ChannelGroup, ...]
-    fixed: frozenset[str] = frozenset()
+    fixed: frozenset[str] = field(default=frozenset(), compare=False)
 
     def group(self, name: str) -> ChannelGroup:
         for g in self.groups:
@@ -104,6 +104,9 @@ class ChannelSpace:
                 raise EdgeslimError(f"configuration '{config.name}' misses channel group '{g.name}' "
                                     f"(give a count in {g.granularity}..{g.channels})")
             count = config.channels[g.name]
+            if g.name in self.fixed and count != g.channels:
+                raise EdgeslimError(f"configuration '{config.name}': group '{g.name}' runs before the gate and stays "
+                                    f"at its full {g.channels} channels")
             if count not in g.choices():
                 raise EdgeslimError(
                     f"configuration '{config.name}': group '{g.name}' has {count} channels; use a multiple of "

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from edgeslim.errors import EdgeslimError
 from edgeslim.gating import RouteCache, route, routed_metrics, sgs_targets, train_head
 from edgeslim.models import build_supernet
 from edgeslim.nn.split import split_at
+from edgeslim.subnets import SubnetConfig
 from edgeslim.train.bootstrap import EmaTeacher
 
 from conftest import device_python, run_cli
@@ -39,10 +39,13 @@ def test_gate_keeps_the_shared_part_full_and_follows_the_config():
     supernet = build_supernet("resnet20", (1, 8, 8), 10)
     supernet.attach_gate("blocks.1", 4)
     fixed = supernet.fixed_groups()
-    space = replace(supernet.space, fixed=fixed)
+    space = supernet.space
     narrow = space.uniform(0.25)
     assert fixed and all(narrow.channels[g] == supernet.space.group(g).channels for g in fixed)
     assert any(narrow.channels[g.name] < g.channels for g in supernet.space.groups)
+    slimmed = SubnetConfig("bad", {**narrow.channels, sorted(fixed)[0]: 4})
+    with pytest.raises(EdgeslimError, match="runs before the gate"):
+        space.validate(slimmed)
     supernet.eval()
     supernet.set_config(narrow)
     x = torch.randn(2, 1, 8, 8)
@@ -116,10 +119,12 @@ def test_dsnet_train_and_eval_report_gated_routing(dsnet_run, cli):
     mflops = {c["name"]: c["meta"]["mflops"] for c in info["configs"]}
     for head in gate["heads"]:
         assert mflops["w025"] <= head["mflops"] <= mflops["w100"] and abs(sum(head["share"]) - 1) < 0.01
-    result = cli("eval", str(dsnet_run), "--json")
+    result = cli("eval", str(dsnet_run), "--json", "--widths", "0.6")
     assert result.returncode == 0, result.stderr
     evaluated = json.loads(result.stdout)
     assert [r["name"] for r in evaluated["gated"]] == ["gate c0", "gate c0p5"]
+    extra = evaluated["configs"][-1]  # an extra width keeps the part before the gate full
+    assert extra["name"] == "w060" and extra["channels"]["stem.0"] == 16
     assert [r["top1"] for r in evaluated["gated"]] == [h["top1"] for h in gate["heads"]]
 
 

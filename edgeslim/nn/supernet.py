@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from dataclasses import replace
 
 import torch
 from torch import fx, nn
@@ -54,6 +55,7 @@ class Supernet(nn.Module):
         channels = prefix(torch.zeros(1, *self.input_shape)).shape[1]
         self.train(was_training)
         self.gate, self.gate_point, self._halves = WidthGate(channels, num_widths, hidden), before, (prefix, rest)
+        self.space = replace(self.space, fixed=self.fixed_groups())  # uniform widths keep that part full
         return self.gate
 
     def halves(self) -> tuple[fx.GraphModule, fx.GraphModule]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -86,10 +85,9 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
     dataset: Dataset = load_dataset(opts.data, opts.seed)
     torch.manual_seed(opts.seed)
     supernet = build_supernet(opts.model, dataset.input_shape, dataset.num_classes, opts.granularity)
-    space = supernet.space
     if opts.method == "dsnet":  # the part before the gate is shared: its channel groups stay full
         supernet.attach_gate(opts.gate_before or GATE_POINTS[opts.model], len(opts.widths.split(",")))
-        space = replace(space, fixed=supernet.fixed_groups())
+    space = supernet.space
     shipped = [space.uniform(opts.width)] if opts.method == "single" else space.parse_widths(opts.widths)
     if opts.configs:
         shipped += load_configs(opts.configs, space)
