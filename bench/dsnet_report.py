@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bundle_report import digits32  # the digits at 3x32x32, shared with the bundle report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,17 +88,6 @@ def measure_latency(bundle: Path, backend: str, x: np.ndarray, y: np.ndarray, he
             result["heads"][name] = {"ms": float(ms[m, 0]), "gate_ms": float(ms[m, 1]),
                                      "top1": 100.0 * correct[m] / len(x)}
     return result
-
-
-def digits32(path: Path) -> str:
-    """The digits upsampled to 32x32 and copied to 3 channels (an .npz for --data npz:PATH)."""
-    if not path.exists():
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
-        x = np.kron(digits.images / 16.0, np.ones((4, 4)))[..., None].repeat(3, -1).astype(np.float32)
-        np.savez(path, x=x, y=digits.target)
-    return f"npz:{path}"
 
 
 def gate_diagnostics(run_dir: Path) -> dict:

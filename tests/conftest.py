@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,21 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600, env: dict |
     """``python -m edgeslim ARGS`` in a fresh process, as a user would run it."""
     return subprocess.run([python, "-m", "edgeslim", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def train_killed_after(args: list[str], out: Path, epoch: int) -> None:
+    """Start ``edgeslim train ARGS --out OUT`` and SIGKILL it once its checkpoint holds ``epoch`` epochs."""
+    partial = out.with_name(out.name + ".partial")
+    proc = subprocess.Popen([sys.executable, "-m", "edgeslim", "train", *args, "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        sidecar = partial / "run.json"
+        if sidecar.is_file() and json.loads(sidecar.read_text())["epoch"] >= epoch:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
 
 
 @pytest.fixture

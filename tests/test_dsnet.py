@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +17,7 @@ from edgeslim.nn.split import split_at
 from edgeslim.subnets import SubnetConfig
 from edgeslim.train.bootstrap import EmaTeacher
 
-from conftest import device_python, run_cli
+from conftest import device_python, run_cli, train_killed_after
 
 
 @pytest.mark.parametrize("model,shape", [("resnet20", (1, 8, 8)), ("resnet18", (3, 32, 32)),
@@ -190,17 +187,8 @@ def test_a_killed_dsnet_run_resumes_to_the_same_weights_and_gate(tmp_path):
     args = ["--method", "dsnet", "--epochs", "3", "--calib-samples", "128", "--complexity-weights", "0,1"]
     reference = run_cli("train", *args, "--out", str(tmp_path / "ref"))
     assert reference.returncode == 0, reference.stderr
-    out, partial = tmp_path / "killed", tmp_path / "killed.partial"
-    proc = subprocess.Popen([sys.executable, "-m", "edgeslim", "train", *args, "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        sidecar = partial / "run.json"
-        if sidecar.is_file() and json.loads(sidecar.read_text())["epoch"] >= 1:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    out = tmp_path / "killed"
+    train_killed_after(args, out, epoch=1)
     resumed = run_cli("train", *args, "--out", str(out), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     from safetensors.torch import load_file

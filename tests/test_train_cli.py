@@ -1,14 +1,10 @@
 """`edgeslim train` / `eval` end to end through the CLI: run files, metrics, resume, and user errors."""
 
 import json
-import signal
-import subprocess
-import sys
-import time
 
 from safetensors.torch import load_file
 
-from conftest import run_cli
+from conftest import run_cli, train_killed_after
 
 TINY = ["--model", "resnet20", "--data", "digits", "--calib-samples", "256", "--batch-size", "128"]
 
@@ -43,16 +39,7 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path):
     assert reference.returncode == 0, reference.stderr
 
     out, partial = tmp_path / "killed", tmp_path / "killed.partial"
-    proc = subprocess.Popen([sys.executable, "-m", "edgeslim", "train", *args, "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        sidecar = partial / "run.json"
-        if sidecar.is_file() and json.loads(sidecar.read_text())["epoch"] >= 2:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    train_killed_after(args, out, epoch=2)
     assert not out.exists() and (partial / "checkpoint.safetensors").is_file()
 
     resumed = run_cli("train", *args, "--out", str(out), "--resume")
