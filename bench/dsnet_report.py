@@ -1,7 +1,7 @@
 """DS-Net++ gated width: accuracy vs average MACs, and real batch-1 latency through the exported bundle.
 
-    python bench/dsnet_report.py [--datasets digits,mnist5k] [--epochs 30,10] [--model resnet20] [--workdir DIR]
-                                 [--out REPORT.md]
+    python bench/dsnet_report.py [--datasets digits,mnist5k] [--epochs 30,10] [--model resnet20] [--lr LR]
+                                 [--workdir DIR] [--out REPORT.md]
 
 ``digits32`` is the digits upsampled to 3×32×32 (as in bench/bundle_report.py), for larger models.
 
@@ -119,7 +119,7 @@ def gate_diagnostics(run_dir: Path) -> dict:
             "gate_auc": auc(score), "narrow_confidence_auc": auc(-confidence)}
 
 
-def run_case(data: str, epochs: int, workdir: Path, model: str) -> dict:
+def run_case(data: str, epochs: int, workdir: Path, model: str, lr: str | None = None) -> dict:
     from edgeslim.build.builder import validation_data
 
     runs = {}
@@ -129,7 +129,7 @@ def run_case(data: str, epochs: int, workdir: Path, model: str) -> dict:
         if not (out / "run.json").is_file():
             started = time.time()
             cli("train", "--model", model, "--data", source, "--method", method, "--epochs", str(epochs),
-                "--out", str(out), "--force")
+                "--out", str(out), "--force", *(["--lr", lr] if lr else []))
             print(f"trained {data} {method} in {time.time() - started:.0f} s", file=sys.stderr)
         runs[method] = json.loads((out / "run.json").read_text())
     bundle = workdir / f"{data}-dsnet-bundle"
@@ -224,6 +224,7 @@ def main() -> None:
     parser.add_argument("--datasets", default="digits,mnist5k")
     parser.add_argument("--epochs", default="30,10", help="per dataset")
     parser.add_argument("--model", default="resnet20")
+    parser.add_argument("--lr", help="training learning rate (default: edgeslim's; ResNet-18 wants 0.02)")
     parser.add_argument("--workdir", default="runs/bench-dsnet")
     parser.add_argument("--out", default=str(ROOT / "bench" / "reports" / "dsnet.md"))
     args = parser.parse_args()
@@ -232,7 +233,7 @@ def main() -> None:
     epochs += [epochs[-1]] * (len(datasets) - len(epochs))
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    cases = [run_case(d, e, workdir, args.model) for d, e in zip(datasets, epochs)]
+    cases = [run_case(d, e, workdir, args.model, args.lr) for d, e in zip(datasets, epochs)]
     text = report(cases)
     Path(args.out).write_text(text)
     Path(args.out).with_suffix(".json").write_text(json.dumps(cases, indent=1))
