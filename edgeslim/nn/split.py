@@ -22,7 +22,8 @@ def cut_node(gm: fx.GraphModule, before: str) -> fx.Node:
     nodes = list(gm.graph.nodes)
     first = next((i for i, n in enumerate(nodes) if _inside(n, before)), None)
     if first is None:
-        raise EdgeslimError(f"gate point: the network has no module '{before}'")
+        raise EdgeslimError(f"gate point: the network has no module '{before}'; pass --gate-before with one of its "
+                            "blocks, e.g. blocks.1")
     for i in range(first - 1, -1, -1):
         node = nodes[i]
         if node.op in ("placeholder", "get_attr"):
