@@ -67,8 +67,12 @@ def _add_train(sub) -> None:
                         "trains its gate on it, 0.15 unless given)")
     p.add_argument("--calib-samples", type=int, default=d.calib_samples, help="images for BN recalibration")
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no random translation")
+    p.add_argument("--teacher", choices=["live", "ema"],
+                   help="what the distilled sub-nets learn from: the step's largest (live: in-place distillation, "
+                        "US-Nets) or an EMA of it (ema: in-place bootstrapping, DS-Net++) (default: ema for dsnet, "
+                        "live otherwise)")
     p.add_argument("--ema-decay", type=float, default=d.ema_decay,
-                   help="dsnet: decay of the EMA teacher (in-place bootstrapping) (default %(default)s)")
+                   help="decay of the EMA teacher (default %(default)s)")
     p.add_argument("--gate-before", help="dsnet: the module the gate sits before (default: the model's, e.g. "
                    "blocks.1 for resnet20); everything before it runs at full width")
     p.add_argument("--complexity-weights", default=d.complexity_weights,

@@ -64,6 +64,8 @@ def test_user_mistakes_get_one_line_without_traceback(tmp_path):
         (["eval", str(tmp_path / "missing")], "no such run directory"),
         (["train", "--widths", "0.5,x", "--out", str(tmp_path / "y")], "'x' is not a number"),
         (["train", "--out", str(tmp_path / "z"), "--resume"], "no checkpoint"),
+        (["train", "--method", "single", "--teacher", "ema", "--out", str(tmp_path / "s")], "drop --teacher"),
+        (["train", "--teacher", "ema", "--ema-decay", "1.5", "--out", str(tmp_path / "e")], "--ema-decay must be"),
     ]
     for args, message in cases:
         result = run_cli(*args)

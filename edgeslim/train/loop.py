@@ -98,7 +98,7 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
     supernet.to(world.device)
     model = world.wrap(supernet)
     optimizer = make_optimizer(supernet, opts.lr, opts.weight_decay)
-    teacher = EmaTeacher(supernet, opts.ema_decay, space.largest()) if opts.method == "dsnet" else None
+    teacher = EmaTeacher(supernet, opts.ema_decay, space.largest()) if opts.teacher == "ema" else None
     info = {"schema": RUN_SCHEMA, "edgeslim": __version__, "status": "training", "model": opts.model,
             "data": opts.data, "dataset": dataset.name, "input_shape": list(dataset.input_shape),
             "num_classes": dataset.num_classes, "classes": dataset.classes, "granularity": opts.granularity,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from ..errors import EdgeslimError, unknown_name
 from .methods import METHODS
 
+TEACHERS = ("live", "ema")  # what distilled sub-nets learn from: the step's largest, or an EMA of it
+
 
 @dataclass
 class TrainOptions:
@@ -27,6 +29,7 @@ class TrainOptions:
     val_fraction: float = 0.0
     granularity: int = 8
     calib_samples: int = 2000
+    teacher: str | None = None
     ema_decay: float = 0.99
     gate_before: str | None = None
     complexity_weights: str = "0,0.25,0.5,1,2"
@@ -47,12 +50,18 @@ class TrainOptions:
         for name in ("epochs", "batch_size", "granularity", "calib_samples"):
             if getattr(self, name) < 1:
                 raise EdgeslimError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
+        self.teacher = self.teacher or ("ema" if self.method == "dsnet" else "live")
+        if self.teacher not in TEACHERS:
+            raise unknown_name("teacher", self.teacher, TEACHERS)
+        if self.teacher == "ema":
+            if self.method == "single":
+                raise EdgeslimError("--teacher ema: --method single trains one width from the labels; drop --teacher")
+            if not 0 < self.ema_decay < 1:
+                raise EdgeslimError(f"--ema-decay must be in (0, 1) (got {self.ema_decay})")
         if self.method == "dsnet":
             if self.configs:
                 raise EdgeslimError("--configs: a dsnet gate routes among the uniform --widths only; drop --configs")
             self.val_fraction = self.val_fraction or 0.15  # stage II learns the gate on images stage I never saw
-            if not 0 < self.ema_decay < 1:
-                raise EdgeslimError(f"--ema-decay must be in (0, 1) (got {self.ema_decay})")
             self.gate_weights()
         if not 0 <= self.val_fraction < 0.5:
             raise EdgeslimError(f"--val-fraction must be in [0, 0.5) (got {self.val_fraction})")
@@ -74,5 +83,5 @@ class TrainOptions:
         """The options a resumed run must share with the run it continues."""
         keys = ("model", "data", "method", "epochs", "seed", "batch_size", "lr", "weight_decay", "num_random",
                 "min_width", "widths", "configs", "width", "granularity", "augment", "calib_samples",
-                "val_fraction", "ema_decay", "gate_before", "complexity_weights", "gate_copies")
+                "val_fraction", "teacher", "ema_decay", "gate_before", "complexity_weights", "gate_copies")
         return {k: getattr(self, k) for k in keys}

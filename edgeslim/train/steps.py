@@ -91,8 +91,9 @@ def train_step(model, supernet, steps: list[Step], x: torch.Tensor, y: torch.Ten
 
 
 def fit(supernet, batches: Batches, plan: Callable[[np.random.Generator], list[Step]], epochs: int, lr: float,
-        weight_decay: float, seed: int, label: str, show_progress: bool = True) -> float:
-    """A short single-process training phase (fine-tuning, final training); returns the last epoch's loss."""
+        weight_decay: float, seed: int, label: str, show_progress: bool = True, teacher=None) -> float:
+    """A short single-process training phase (fine-tuning, final training); returns the last epoch's loss.
+    ``teacher``: an ``EmaTeacher`` the distilled sub-nets learn from (updated every step), else the live largest."""
     optimizer = make_optimizer(supernet, lr, weight_decay)
     total = max(1, epochs * len(batches))
     supernet.train()
@@ -105,7 +106,9 @@ def fit(supernet, batches: Batches, plan: Callable[[np.random.Generator], list[S
             losses = []
             for b, (x, y) in enumerate(batches.epoch(rng, generator)):
                 set_cosine_lr(optimizer, lr, epoch * len(batches) + b, total)
-                losses.append(train_step(supernet, supernet, plan(rng), x, y, optimizer))
+                losses.append(train_step(supernet, supernet, plan(rng), x, y, optimizer, teacher))
+                if teacher is not None:
+                    teacher.update(supernet)
                 bar.update(task, advance=1, status=f"loss {losses[-1]:.3f}")
     supernet.eval()
     return float(np.mean(losses))
