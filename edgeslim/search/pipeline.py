@@ -27,13 +27,14 @@ from ..errors import EdgeslimError
 from ..evaluate import calibration_batches, ship
 from ..runs import load_run, read_sidecar, replace_run
 from ..subnets import SubnetConfig
+from ..train.bootstrap import EmaTeacher
 from ..train.methods import Step
 from ..train.steps import Batches, fit
 from .costs import load_latency_table, mflops_cost
 from .options import SearchOptions
 from .progressive import HeldOut, progressive_search
 from .ranking import rank_blocks
-from .reselect import pareto_front, reselect
+from .reselect import holdout_margin, pareto_front, reselect
 
 
 
@@ -82,7 +83,9 @@ def search(run_dir: str | Path, opts: SearchOptions) -> dict:
     # 2-4. progressive shrinking with fine-tuning threshold
     calib = [torch.from_numpy(dataset.normalize(x_train[i:i + 256])) for i in range(0, 512, 256)]
     held_out = HeldOut(supernet, calib, dataset.normalize(x_val), y_val)
-    finetune = FineTune(supernet, search_batches, opts.finetune_epochs, lr * 0.1, wd, seed, opts.show_progress)
+    ema_decay = info["options"]["ema_decay"] if info["options"].get("teacher") == "ema" else None
+    finetune = FineTune(supernet, search_batches, opts.finetune_epochs, lr * 0.1, wd, seed, opts.show_progress,
+                        ema_decay)
     chain_started = time.time()
     chain = progressive_search(supernet, held_out, cost, min(absolute), opts.threshold, finetune,
                                opts.show_progress)
@@ -91,14 +94,16 @@ def search(run_dir: str | Path, opts: SearchOptions) -> dict:
     chain_seconds = time.time() - chain_started
 
     # 5. re-selection, joint training of the kept sub-nets, BN recalibration per kept sub-net
-    selections = reselect(chain.entries, absolute)
+    margin = holdout_margin(chain.entries[0].val_top1, len(y_val))
+    selections = reselect(chain.entries, absolute, margin=margin)
     asked = dict(zip(absolute, budgets))
     kept = [SubnetConfig(_name(asked[s.budget], opts.unit), dict(s.entry.config.channels)) for s in selections]
     final_started = time.time()
     if opts.final_epochs > 0:
-        fit(supernet, Batches(dataset, batch_size, info["options"]["augment"]),
-            kept_sandwich(sorted(kept, key=cost)), opts.final_epochs, lr * opts.final_lr_scale, wd, seed + 1_000,
-            "joint training", opts.show_progress)
+        by_cost = sorted(kept, key=cost)
+        fit(supernet, Batches(dataset, batch_size, info["options"]["augment"]), kept_sandwich(by_cost),
+            opts.final_epochs, lr * opts.final_lr_scale, wd, seed + 1_000, "joint training", opts.show_progress,
+            EmaTeacher(supernet, ema_decay, by_cost[-1]) if ema_decay else None)
     latency = {c.name: {"latency_ms": round(cost(c), 4)} for c in kept} if unit == "ms" else None
     shipped = ship(supernet, kept, dataset, info["options"]["calib_samples"], latency)
     final_seconds = time.time() - final_started
@@ -108,9 +113,11 @@ def search(run_dir: str | Path, opts: SearchOptions) -> dict:
     info["method"] = "pss" if info["method"] in ("usnet", "pss") else info["method"]
     info["search"] = {
         "budgets": budgets, "unit": opts.unit, "cost_unit": unit, "full_cost": round(full, 5),
-        "threshold": opts.threshold, "finetunes": finetune.count, "finetune_epochs": opts.finetune_epochs,
+        "teacher": "ema" if ema_decay else "live", "threshold": opts.threshold, "finetunes": finetune.count,
+        "finetune_epochs": opts.finetune_epochs,
         "final_epochs": opts.final_epochs, "rank_steps": opts.rank_steps, "val_fraction": fraction,
         "chain": [e.to_json() for e in chain.entries], "finetune_positions": chain.finetunes,
+        "reselect_margin": round(margin, 3),
         "selected": [{"name": c.name, "budget": s.budget, "position": s.position} for c, s in zip(kept, selections)],
         "pareto_front": sorted(pareto_front(chain.entries)),
         "seconds": {"rank": round(rank_seconds, 1), "chain": round(chain_seconds, 1),
@@ -126,9 +133,10 @@ class FineTune:
     the full network learns from the labels, the newest sub-net and two random chain members by distillation."""
 
     def __init__(self, supernet, batches: Batches, epochs: int, lr: float, weight_decay: float, seed: int,
-                 show_progress: bool):
+                 show_progress: bool, ema_decay: float | None = None):
         self.supernet, self.batches, self.epochs = supernet, batches, epochs
         self.lr, self.weight_decay, self.seed, self.show_progress = lr, weight_decay, seed, show_progress
+        self.ema_decay = ema_decay
         self.count = 0
 
     def __call__(self, chain: list[SubnetConfig]) -> None:
@@ -138,8 +146,9 @@ class FineTune:
             picks = rng.choice(len(chain), size=min(2, len(chain)), replace=False)
             return [Step(chain[0], False), Step(chain[-1], True), *(Step(chain[int(i)], True) for i in picks)]
 
+        teacher = EmaTeacher(self.supernet, self.ema_decay, chain[0]) if self.ema_decay else None
         fit(self.supernet, self.batches, plan, self.epochs, self.lr, self.weight_decay, self.seed + self.count,
-            f"fine-tune {self.count}", self.show_progress)
+            f"fine-tune {self.count}", self.show_progress, teacher)
 
 
 def kept_sandwich(by_cost: list[SubnetConfig]):
