@@ -63,6 +63,10 @@ def main() -> None:
     parser.add_argument("--final-fraction", type=float, default=0.4, help="share of epochs for joint training")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--final-lr-scale", type=float, default=SearchOptions.final_lr_scale)
+    parser.add_argument("--teacher", default="live", choices=["live", "ema"],
+                        help="what PSS's distilled sub-nets learn from (US-Nets: --usnet-teacher)")
+    parser.add_argument("--usnet-teacher", default="live", choices=["live", "ema"],
+                        help="live = the US-Nets paper's in-place distillation")
     parser.add_argument("--model", default="resnet20")
     parser.add_argument("--out", default="bench/results/pss")
     parser.add_argument("--no-singles", dest="singles", action="store_false",
@@ -88,13 +92,14 @@ def main() -> None:
             started = time.time()
             search_opts = SearchOptions(final_epochs=final, final_lr_scale=args.final_lr_scale, show_progress=False)
             _, pss = train_pss(TrainOptions(method="pss", epochs=epochs, out=str(out / f"{data}-pss-{seed}"),
-                                            **common), search_opts)
+                                            teacher=args.teacher, **common), search_opts)
             pss_seconds = time.time() - started
             extra = pss["search"]["finetunes"] * pss["search"]["finetune_epochs"]
             started = time.time()
             usnet_dir, usnet_seconds = out / f"{data}-usnet-{seed}", None
             if not (args.reuse and _trained(usnet_dir, epochs + extra)):
-                train(TrainOptions(method="usnet", epochs=epochs + extra, out=str(usnet_dir), **common))
+                train(TrainOptions(method="usnet", epochs=epochs + extra, out=str(usnet_dir),
+                                   teacher=args.usnet_teacher, **common))
                 usnet_seconds = round(time.time() - started, 1)
             entry = {"epochs_pss": epochs, "epochs_usnet": epochs + extra,
                      "pss": [{"budget": b, "name": c["name"], **c["meta"]} for b, c in zip(
@@ -127,12 +132,13 @@ def report(results: dict, out: Path) -> None:
         print(f"\n## {data}: {len(runs)} seeds, pss {first['epochs_pss']} epochs (+fine-tunes), usnet same total")
         print("| budget (of full MFLOPs) | pss MFLOPs | pss top-1 | usnet MFLOPs | usnet top-1 | gain |")
         print("|---|---|---|---|---|---|")
-        gains_all = []
+        gains_all, usnet_means = [], []
         for i, budget in enumerate(BUDGETS):
             pss_row = [r["pss"][i] for r in runs if i < len(r["pss"])]
             us_row = [r["usnet"][i] for r in runs]
             gains = [p["top1"] - u["top1"] for p, u in zip(pss_row, us_row)]
             gains_all.append(np.mean(gains))
+            usnet_means.append(np.mean([u["top1"] for u in us_row]))
             print(f"| {budget} | {np.mean([p['mflops'] for p in pss_row]):.3f} | "
                   f"{np.mean([p['top1'] for p in pss_row]):.2f} ± {np.std([p['top1'] for p in pss_row]):.2f} | "
                   f"{np.mean([u['mflops'] for u in us_row]):.3f} | "
@@ -149,6 +155,11 @@ def report(results: dict, out: Path) -> None:
             print("|---|---|---|---|")
             for u, s in zip(first["usnet_widths"], first["single"]):
                 print(f"| {u['name']} | {u['mflops']:.3f} | {u['top1']:.2f} | {s['top1']:.2f} |")
+            best = max(s["top1"] for s in first["single"])
+            headroom = [best - u for u in usnet_means]
+            print(f"\nheadroom: the best individually trained width reaches {best:.2f}; US-Nets is "
+                  f"{', '.join(f'{h:.2f}' for h in headroom)} points below it at the budgets — an average gain "
+                  f"above {np.mean(headroom):.2f} needs sub-nets better than every network trained alone")
             plot_accuracy({"US-Nets (one supernet)": first["usnet_widths"], "individually trained": first["single"]},
                           out / f"usnet_vs_single_{data}.png", f"{data}: US-Nets vs individually trained")
         plot_chain(first, out / f"pss_chain_{data}.png", data)
