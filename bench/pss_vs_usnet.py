@@ -58,7 +58,8 @@ def _trained(run_dir: Path, epochs: int) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default="digits,mnist5k")
+    parser.add_argument("--datasets", default="digits,mnist5k", help="built-in names or npz:PATH (results are "
+                        "keyed by the file's stem)")
     parser.add_argument("--epochs", default="digits=30,mnist5k=10")
     parser.add_argument("--final-fraction", type=float, default=0.4, help="share of epochs for joint training")
     parser.add_argument("--seeds", default="0,1,2")
@@ -83,20 +84,21 @@ def main() -> None:
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for data in ([] if args.report_only else args.datasets.split(",")):
         epochs = epochs_of[data]
+        name = Path(data.split(":", 1)[-1]).stem  # npz:bench/data/fashion5k.npz -> fashion5k
         final = max(1, round(epochs * args.final_fraction))
         for seed in (int(s) for s in args.seeds.split(",")):
-            key = f"{data}/seed{seed}"
+            key = f"{name}/seed{seed}"
             if key in results:
                 continue
             common = dict(model=args.model, data=data, seed=seed, force=True, show_progress=False)
             started = time.time()
             search_opts = SearchOptions(final_epochs=final, final_lr_scale=args.final_lr_scale, show_progress=False)
-            _, pss = train_pss(TrainOptions(method="pss", epochs=epochs, out=str(out / f"{data}-pss-{seed}"),
+            _, pss = train_pss(TrainOptions(method="pss", epochs=epochs, out=str(out / f"{name}-pss-{seed}"),
                                             teacher=args.teacher, **common), search_opts)
             pss_seconds = time.time() - started
             extra = pss["search"]["finetunes"] * pss["search"]["finetune_epochs"]
             started = time.time()
-            usnet_dir, usnet_seconds = out / f"{data}-usnet-{seed}", None
+            usnet_dir, usnet_seconds = out / f"{name}-usnet-{seed}", None
             if not (args.reuse and _trained(usnet_dir, epochs + extra)):
                 train(TrainOptions(method="usnet", epochs=epochs + extra, out=str(usnet_dir),
                                    teacher=args.usnet_teacher, **common))
@@ -111,14 +113,14 @@ def main() -> None:
             if args.singles and seed == int(args.seeds.split(",")[0]):
                 entry["single"] = []
                 for width in WIDTHS:
-                    single_dir = out / f"{data}-single-{width}"
+                    single_dir = out / f"{name}-single-{width}"
                     if not (args.reuse and _trained(single_dir, epochs)):
                         train(TrainOptions(method="single", width=width, epochs=epochs, out=str(single_dir), **common))
                     entry["single"] += [{"name": c["name"], **c["meta"]} for c in load_run(single_dir).info["configs"]]
                 entry["usnet_widths"] = [{"name": c["name"], **c["meta"]} for c in load_run(usnet_dir).info["configs"]]
             results[key] = entry
             results_path.write_text(json.dumps(results, indent=2))
-            print(f"done {key}: pss {pss_seconds:.0f} s, usnet {usnet_seconds:.0f} s", flush=True)
+            print(f"done {key}: pss {pss_seconds:.0f} s, usnet {usnet_seconds or 'reused'} s", flush=True)
     for other in args.merge:
         results.update({k: v for k, v in json.loads(Path(other).read_text()).items() if k not in results})
     report(dict(sorted(results.items())), out)
