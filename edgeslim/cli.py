@@ -113,6 +113,8 @@ def _add_search(sub) -> None:
                                    "the run's shipped configurations.")
     p.add_argument("run", help="run directory written by edgeslim train")
     _add_search_options(p, for_train=False)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where the search and joint training run (auto: the GPU if there is one)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 

@@ -123,7 +123,7 @@ class Supernet(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            self(torch.zeros(1, *self.input_shape))
+            self(torch.zeros(1, *self.input_shape, device=next(self.parameters()).device))
         finally:
             for hook in hooks:
                 hook.remove()

@@ -20,6 +20,7 @@ class SearchOptions:
     final_lr_scale: float = 1.0
     rank_steps: int = 150
     holdout_fraction: float = 0.15
+    device: str = "auto"
     show_progress: bool = True
 
     def parse_budgets(self) -> list[float]:

@@ -42,12 +42,21 @@ def _name(budget: float, unit: str) -> str:
     return {"fraction": f"p{round(budget * 100):03d}", "mflops": f"p{budget:g}M", "ms": f"p{budget:g}ms"}[unit]
 
 
+def search_device(name: str) -> torch.device:
+    """``auto``: the GPU when there is one. The search and the joint training run there; the run is saved from
+    the CPU."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise EdgeslimError("--device cuda: no CUDA GPU is visible to torch here; use --device cpu or auto")
+    return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
+
+
 def search(run_dir: str | Path, opts: SearchOptions) -> dict:
     """Search, re-select and jointly train sub-nets of a trained run; rewrite the run with them. Returns run.json."""
     started = time.time()
     budgets = opts.parse_budgets()
     run = load_run(run_dir)
     info, supernet = run.info, run.supernet
+    supernet.to(search_device(opts.device))
     if info["method"] == "single":
         raise EdgeslimError(f"{run.path} holds one width trained alone (--method single); search needs a "
                             "slimmable supernet: train with --method usnet")
@@ -74,7 +83,8 @@ def search(run_dir: str | Path, opts: SearchOptions) -> dict:
 
     # 1. noise ranking, reorder channels most-important-first
     rank_started = time.time()
-    supernet.recalibrate_bn(supernet.space.largest(), calibration_batches(dataset, 1024))
+    device = next(supernet.parameters()).device
+    supernet.recalibrate_bn(supernet.space.largest(), calibration_batches(dataset, 1024, device=device))
     if opts.rank_steps > 0:  # 0 skips the ranking (an ablation: keep US-Nets' own channel order)
         supernet.permute_channels(rank_blocks(supernet, search_batches, opts.rank_steps, seed=seed,
                                               show_progress=opts.show_progress))

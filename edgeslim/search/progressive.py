@@ -45,8 +45,9 @@ class HeldOut:
     """Measures a configuration on the held-out split, with BN recalibrated on a few training batches."""
 
     def __init__(self, supernet: Supernet, calib: list[torch.Tensor], x_val: np.ndarray, y_val: np.ndarray):
-        self.supernet, self.calib = supernet, calib
-        self.x, self.y = torch.from_numpy(x_val), torch.from_numpy(y_val)
+        device = next(supernet.parameters()).device
+        self.supernet, self.calib = supernet, [x.to(device) for x in calib]
+        self.x, self.y = torch.from_numpy(x_val).to(device), torch.from_numpy(y_val).to(device)
 
     @torch.no_grad()
     def __call__(self, config: SubnetConfig) -> tuple[float, float]:

@@ -38,8 +38,9 @@ def rank_blocks(supernet: Supernet, batches: Batches, steps: int = 150, noise_re
     supernet.set_config(supernet.space.largest())
     for p in supernet.parameters():
         p.requires_grad_(False)
-    log_sigma = {g.name: torch.full((g.channels // g.granularity,), float(np.log(0.1)), requires_grad=True)
-                 for g in supernet.space.groups}
+    device = next(supernet.parameters()).device
+    log_sigma = {g.name: torch.full((g.channels // g.granularity,), float(np.log(0.1)), device=device,
+                                    requires_grad=True) for g in supernet.space.groups}
     hooks = []
     for group in supernet.space.groups:
         step = group.granularity
@@ -60,7 +61,7 @@ def rank_blocks(supernet: Supernet, batches: Batches, steps: int = 150, noise_re
         with progress(show_progress) as bar:
             task = bar.add_task("rank", total=steps, status="")
             while done < steps:
-                for x, y in batches.epoch(np.random.default_rng([seed, 31, done]), generator):
+                for x, y in batches.epoch(np.random.default_rng([seed, 31, done]), generator, device=device):
                     all_sigmas = torch.cat(list(log_sigma.values()))
                     loss = F.cross_entropy(supernet(x), y) - noise_reward * all_sigmas.mean()
                     optimizer.zero_grad()
@@ -77,7 +78,7 @@ def rank_blocks(supernet: Supernet, batches: Batches, steps: int = 150, noise_re
             p.requires_grad_(True)
     orders = {}
     for group in supernet.space.groups:
-        blocks = torch.argsort(log_sigma[group.name].detach(), stable=True)  # least noise tolerated first
+        blocks = torch.argsort(log_sigma[group.name].detach().cpu(), stable=True)  # least noise tolerated first
         ranked = (blocks[:, None] * group.granularity + torch.arange(group.granularity)).flatten()
         leftover = torch.arange(len(ranked), group.channels)  # channels past the last whole block stay last
         orders[group.name] = torch.cat([ranked, leftover])

@@ -95,6 +95,7 @@ def fit(supernet, batches: Batches, plan: Callable[[np.random.Generator], list[S
     """A short single-process training phase (fine-tuning, final training); returns the last epoch's loss.
     ``teacher``: an ``EmaTeacher`` the distilled sub-nets learn from (updated every step), else the live largest."""
     optimizer = make_optimizer(supernet, lr, weight_decay)
+    device = next(supernet.parameters()).device
     total = max(1, epochs * len(batches))
     supernet.train()
     losses = [0.0]
@@ -104,7 +105,7 @@ def fit(supernet, batches: Batches, plan: Callable[[np.random.Generator], list[S
             rng = np.random.default_rng([seed, 7_919, epoch])
             generator = torch.Generator().manual_seed(seed * 7_919 + epoch)
             losses = []
-            for b, (x, y) in enumerate(batches.epoch(rng, generator)):
+            for b, (x, y) in enumerate(batches.epoch(rng, generator, device=device)):
                 set_cosine_lr(optimizer, lr, epoch * len(batches) + b, total)
                 losses.append(train_step(supernet, supernet, plan(rng), x, y, optimizer, teacher))
                 if teacher is not None:
