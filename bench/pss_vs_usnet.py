@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from edgeslim.data import load_dataset
 from edgeslim.evaluate import calibration_batches, describe
@@ -36,6 +37,8 @@ def usnet_at_budgets(run_dir: Path, budgets: list[float]) -> list[dict]:
     """US-Nets at the widest uniform width whose MFLOPs fit each budget (fraction of full MFLOPs)."""
     run = load_run(run_dir)
     supernet, space = run.supernet, run.supernet.space
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    supernet.to(device)
     dataset = load_dataset(run.info["data"], run.info["options"]["seed"])
     full = count_cost(supernet, space.largest()).mflops
     grid = {}
@@ -45,7 +48,8 @@ def usnet_at_budgets(run_dir: Path, budgets: list[float]) -> list[dict]:
     rows = []
     for budget in budgets:
         config, _ = max((c for c in grid.values() if c[1] <= budget * full + 1e-9), key=lambda c: c[1])
-        supernet.recalibrate_bn(config, calibration_batches(dataset, run.info["options"]["calib_samples"]))
+        supernet.recalibrate_bn(config, calibration_batches(dataset, run.info["options"]["calib_samples"],
+                                                            device=device))
         rows.append({"budget": budget, **describe(supernet, config, dataset)})
     return rows
 
@@ -64,6 +68,9 @@ def main() -> None:
     parser.add_argument("--final-fraction", type=float, default=0.4, help="share of epochs for joint training")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--final-lr-scale", type=float, default=SearchOptions.final_lr_scale)
+    parser.add_argument("--threshold", type=float, default=SearchOptions.threshold,
+                        help="fine-tuning threshold of the search (points of held-out top-1)")
+    parser.add_argument("--progress", action="store_true", help="show training and search progress")
     parser.add_argument("--teacher", default="live", choices=["live", "ema"],
                         help="what PSS's distilled sub-nets learn from (US-Nets: --usnet-teacher)")
     parser.add_argument("--usnet-teacher", default="live", choices=["live", "ema"],
@@ -90,9 +97,10 @@ def main() -> None:
             key = f"{name}/seed{seed}"
             if key in results:
                 continue
-            common = dict(model=args.model, data=data, seed=seed, force=True, show_progress=False)
+            common = dict(model=args.model, data=data, seed=seed, force=True, show_progress=args.progress)
             started = time.time()
-            search_opts = SearchOptions(final_epochs=final, final_lr_scale=args.final_lr_scale, show_progress=False)
+            search_opts = SearchOptions(final_epochs=final, final_lr_scale=args.final_lr_scale,
+                                        threshold=args.threshold, show_progress=args.progress)
             _, pss = train_pss(TrainOptions(method="pss", epochs=epochs, out=str(out / f"{name}-pss-{seed}"),
                                             teacher=args.teacher, **common), search_opts)
             pss_seconds = time.time() - started
