@@ -2,9 +2,13 @@
 
 import json
 
+import numpy as np
+import torch
 from safetensors.torch import load_file
 
 from conftest import run_cli, train_killed_after
+from edgeslim.data import load_dataset
+from edgeslim.train.steps import Batches
 
 TINY = ["--model", "resnet20", "--data", "digits", "--calib-samples", "256", "--batch-size", "128"]
 
@@ -117,3 +121,11 @@ def test_models_lists_what_train_accepts():
     assert listing["models"] == ["resnet20", "resnet18", "mobilenetv2"]
     assert "npz:PATH" in listing["datasets"] and "digits" in listing["datasets"]
     assert listing["methods"] == ["usnet", "dsnet", "single", "pss"]
+
+
+def test_training_batches_are_full():
+    data = load_dataset("digits")
+    batches = Batches(data, 64, True, data.x_train[:1221], data.y_train[:1221])  # 19 full batches + 5 images
+    sizes = [len(y) for _, y in batches.epoch(np.random.default_rng(0), torch.Generator().manual_seed(0))]
+    assert sizes == [64] * 19 == [64] * len(batches)
+    assert len(Batches(data, 64, False, data.x_train[:10], data.y_train[:10])) == 1  # fewer than a batch: one
