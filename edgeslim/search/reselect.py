@@ -14,7 +14,6 @@ cost range.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 from ..errors import EdgeslimError
