@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from edgeslim.data import load_dataset
 from edgeslim.evaluate import calibration_batches, describe
@@ -26,7 +25,7 @@ from edgeslim.nn import count_cost
 from edgeslim.plot import plot_accuracy
 from edgeslim.runs import load_run
 from edgeslim.search import SearchOptions
-from edgeslim.search.pipeline import train_pss
+from edgeslim.search.pipeline import search_device, train_pss
 from edgeslim.train import TrainOptions, train
 
 BUDGETS = (0.25, 0.5, 0.75, 1.0)
@@ -37,7 +36,7 @@ def usnet_at_budgets(run_dir: Path, budgets: list[float]) -> list[dict]:
     """US-Nets at the widest uniform width whose MFLOPs fit each budget (fraction of full MFLOPs)."""
     run = load_run(run_dir)
     supernet, space = run.supernet, run.supernet.space
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = search_device("auto")
     supernet.to(device)
     dataset = load_dataset(run.info["data"], run.info["options"]["seed"])
     full = count_cost(supernet, space.largest()).mflops
@@ -54,10 +53,13 @@ def usnet_at_budgets(run_dir: Path, budgets: list[float]) -> list[dict]:
     return rows
 
 
-def _trained(run_dir: Path, epochs: int) -> bool:
-    """A finished run in ``run_dir`` trained for ``epochs``."""
+def _trained(run_dir: Path, epochs: int, teacher: str = "live") -> bool:
+    """A finished run in ``run_dir`` trained for ``epochs`` with ``teacher`` (runs older than the option: live)."""
     sidecar = run_dir / "run.json"
-    return sidecar.is_file() and json.loads(sidecar.read_text())["options"]["epochs"] == epochs
+    if not sidecar.is_file():
+        return False
+    options = json.loads(sidecar.read_text())["options"]
+    return options["epochs"] == epochs and options.get("teacher", "live") == teacher
 
 
 def main() -> None:
@@ -107,7 +109,7 @@ def main() -> None:
             extra = pss["search"]["finetunes"] * pss["search"]["finetune_epochs"]
             started = time.time()
             usnet_dir, usnet_seconds = out / f"{name}-usnet-{seed}", None
-            if not (args.reuse and _trained(usnet_dir, epochs + extra)):
+            if not (args.reuse and _trained(usnet_dir, epochs + extra, args.usnet_teacher)):
                 train(TrainOptions(method="usnet", epochs=epochs + extra, out=str(usnet_dir),
                                    teacher=args.usnet_teacher, **common))
                 usnet_seconds = round(time.time() - started, 1)
