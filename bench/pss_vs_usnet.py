@@ -7,7 +7,8 @@ Per dataset and seed: ``train --method pss`` with E epochs (supernet E - final, 
 then ``usnet`` with E + (fine-tune epochs the search used), so both see the same number of training epochs.
 Each budget b (fraction of the full model's MFLOPs) is compared with US-Nets at the widest uniform width whose
 MFLOPs fit b (BN recalibrated). For the first seed, each uniform width is also trained alone for E epochs
-(the individually-trained reference). Prints the tables, writes results.json and plots under --out.
+(the individually-trained reference; also added to an earlier result under --out that lacks it). Prints the
+tables, writes results.json and plots under --out.
 """
 
 from __future__ import annotations
@@ -62,6 +63,45 @@ def _trained(run_dir: Path, epochs: int, teacher: str = "live") -> bool:
     return options["epochs"] == epochs and options.get("teacher", "live") == teacher
 
 
+def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common: dict) -> dict:
+    """One seed: PSS with ``epochs``, then US-Nets with ``epochs`` + the search's fine-tune epochs."""
+    final = max(1, round(epochs * args.final_fraction))
+    started = time.time()
+    search_opts = SearchOptions(final_epochs=final, final_lr_scale=args.final_lr_scale,
+                                threshold=args.threshold, show_progress=args.progress)
+    _, pss = train_pss(TrainOptions(method="pss", epochs=epochs, out=str(out / f"{name}-pss-{common['seed']}"),
+                                    teacher=args.teacher, **common), search_opts)
+    pss_seconds = time.time() - started
+    extra = pss["search"]["finetunes"] * pss["search"]["finetune_epochs"]
+    started = time.time()
+    usnet_dir, usnet_seconds = out / f"{name}-usnet-{common['seed']}", None
+    if not (args.reuse and _trained(usnet_dir, epochs + extra, args.usnet_teacher)):
+        train(TrainOptions(method="usnet", epochs=epochs + extra, out=str(usnet_dir),
+                           teacher=args.usnet_teacher, **common))
+        usnet_seconds = round(time.time() - started, 1)
+    print(f"done {name}/seed{common['seed']}: pss {pss_seconds:.0f} s, usnet {usnet_seconds or 'reused'} s",
+          flush=True)
+    return {"epochs_pss": epochs, "epochs_usnet": epochs + extra,
+            "pss": [{"budget": b, "name": c["name"], **c["meta"]} for b, c in zip(
+                pss["search"]["budgets"], pss["configs"])],
+            "usnet": usnet_at_budgets(usnet_dir, list(BUDGETS)),
+            "search": {k: pss["search"][k] for k in ("finetunes", "seconds")},
+            "chain": pss["search"]["chain"], "pss_seconds": round(pss_seconds, 1),
+            "usnet_seconds": usnet_seconds}
+
+
+def add_singles(entry: dict, out: Path, name: str, epochs: int, common: dict, reuse: bool) -> None:
+    """Each uniform width trained alone for ``epochs`` (the reference), and that seed's US-Nets at those widths."""
+    entry["single"] = []
+    for width in WIDTHS:
+        single_dir = out / f"{name}-single-{width}"
+        if not (reuse and _trained(single_dir, epochs)):
+            train(TrainOptions(method="single", width=width, epochs=epochs, out=str(single_dir), **common))
+        entry["single"] += [{"name": c["name"], **c["meta"]} for c in load_run(single_dir).info["configs"]]
+    usnet_dir = out / f"{name}-usnet-{common['seed']}"
+    entry["usnet_widths"] = [{"name": c["name"], **c["meta"]} for c in load_run(usnet_dir).info["configs"]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="digits,mnist5k", help="built-in names or npz:PATH (results are "
@@ -94,43 +134,14 @@ def main() -> None:
     for data in ([] if args.report_only else args.datasets.split(",")):
         epochs = epochs_of[data]
         name = Path(data.split(":", 1)[-1]).stem  # npz:bench/data/fashion5k.npz -> fashion5k
-        final = max(1, round(epochs * args.final_fraction))
         for seed in (int(s) for s in args.seeds.split(",")):
             key = f"{name}/seed{seed}"
-            if key in results:
-                continue
             common = dict(model=args.model, data=data, seed=seed, force=True, show_progress=args.progress)
-            started = time.time()
-            search_opts = SearchOptions(final_epochs=final, final_lr_scale=args.final_lr_scale,
-                                        threshold=args.threshold, show_progress=args.progress)
-            _, pss = train_pss(TrainOptions(method="pss", epochs=epochs, out=str(out / f"{name}-pss-{seed}"),
-                                            teacher=args.teacher, **common), search_opts)
-            pss_seconds = time.time() - started
-            extra = pss["search"]["finetunes"] * pss["search"]["finetune_epochs"]
-            started = time.time()
-            usnet_dir, usnet_seconds = out / f"{name}-usnet-{seed}", None
-            if not (args.reuse and _trained(usnet_dir, epochs + extra, args.usnet_teacher)):
-                train(TrainOptions(method="usnet", epochs=epochs + extra, out=str(usnet_dir),
-                                   teacher=args.usnet_teacher, **common))
-                usnet_seconds = round(time.time() - started, 1)
-            entry = {"epochs_pss": epochs, "epochs_usnet": epochs + extra,
-                     "pss": [{"budget": b, "name": c["name"], **c["meta"]} for b, c in zip(
-                         pss["search"]["budgets"], pss["configs"])],
-                     "usnet": usnet_at_budgets(usnet_dir, list(BUDGETS)),
-                     "search": {k: pss["search"][k] for k in ("finetunes", "seconds")},
-                     "chain": pss["search"]["chain"], "pss_seconds": round(pss_seconds, 1),
-                     "usnet_seconds": usnet_seconds}
-            if args.singles and seed == int(args.seeds.split(",")[0]):
-                entry["single"] = []
-                for width in WIDTHS:
-                    single_dir = out / f"{name}-single-{width}"
-                    if not (args.reuse and _trained(single_dir, epochs)):
-                        train(TrainOptions(method="single", width=width, epochs=epochs, out=str(single_dir), **common))
-                    entry["single"] += [{"name": c["name"], **c["meta"]} for c in load_run(single_dir).info["configs"]]
-                entry["usnet_widths"] = [{"name": c["name"], **c["meta"]} for c in load_run(usnet_dir).info["configs"]]
-            results[key] = entry
+            if key not in results:
+                results[key] = compare(args, out, name, epochs, common)
+            if args.singles and seed == int(args.seeds.split(",")[0]) and "single" not in results[key]:
+                add_singles(results[key], out, name, epochs, common, args.reuse)
             results_path.write_text(json.dumps(results, indent=2))
-            print(f"done {key}: pss {pss_seconds:.0f} s, usnet {usnet_seconds or 'reused'} s", flush=True)
     for other in args.merge:
         results.update({k: v for k, v in json.loads(Path(other).read_text()).items() if k not in results})
     report(dict(sorted(results.items())), out)
@@ -144,13 +155,12 @@ def report(results: dict, out: Path) -> None:
         print(f"\n## {data}: {len(runs)} seeds, pss {first['epochs_pss']} epochs (+fine-tunes), usnet same total")
         print("| budget (of full MFLOPs) | pss MFLOPs | pss top-1 | usnet MFLOPs | usnet top-1 | gain |")
         print("|---|---|---|---|---|---|")
-        gains_all, usnet_means = [], []
+        gains_all = []
         for i, budget in enumerate(BUDGETS):
             pss_row = [r["pss"][i] for r in runs if i < len(r["pss"])]
             us_row = [r["usnet"][i] for r in runs]
             gains = [p["top1"] - u["top1"] for p, u in zip(pss_row, us_row)]
             gains_all.append(np.mean(gains))
-            usnet_means.append(np.mean([u["top1"] for u in us_row]))
             print(f"| {budget} | {np.mean([p['mflops'] for p in pss_row]):.3f} | "
                   f"{np.mean([p['top1'] for p in pss_row]):.2f} ± {np.std([p['top1'] for p in pss_row]):.2f} | "
                   f"{np.mean([u['mflops'] for u in us_row]):.3f} | "
@@ -168,8 +178,8 @@ def report(results: dict, out: Path) -> None:
             for u, s in zip(first["usnet_widths"], first["single"]):
                 print(f"| {u['name']} | {u['mflops']:.3f} | {u['top1']:.2f} | {s['top1']:.2f} |")
             best = max(s["top1"] for s in first["single"])
-            headroom = [best - u for u in usnet_means]
-            print(f"\nheadroom: the best individually trained width reaches {best:.2f}; US-Nets is "
+            headroom = [best - u["top1"] for u in first["usnet"]]  # same seed, so the same data split
+            print(f"\nheadroom (first seed): the best individually trained width reaches {best:.2f}; US-Nets is "
                   f"{', '.join(f'{h:.2f}' for h in headroom)} points below it at the budgets — an average gain "
                   f"above {np.mean(headroom):.2f} needs sub-nets better than every network trained alone")
             plot_accuracy({"US-Nets (one supernet)": first["usnet_widths"], "individually trained": first["single"]},
