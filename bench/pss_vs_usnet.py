@@ -167,9 +167,10 @@ def report(results: dict, out: Path) -> None:
                   f"{np.mean([u['top1'] for u in us_row]):.2f} ± {np.std([u['top1'] for u in us_row]):.2f} | "
                   f"{np.mean(gains):+.2f} ± {np.std(gains):.2f} |")
         per_seed = [np.mean([p["top1"] - u["top1"] for p, u in zip(r["pss"], r["usnet"])]) for r in runs]
+        spread = (f" (standard error of the average {np.std(per_seed, ddof=1) / np.sqrt(len(runs)):.2f})"
+                  if len(runs) > 1 else "")
         print(f"average gain {np.mean(gains_all):+.2f} points, maximum {np.max(gains_all):+.2f}, "
-              f"minimum {np.min(gains_all):+.2f}; per seed {', '.join(f'{g:+.2f}' for g in per_seed)} "
-              f"(standard error of the average {np.std(per_seed, ddof=1) / np.sqrt(len(runs)):.2f})")
+              f"minimum {np.min(gains_all):+.2f}; per seed {', '.join(f'{g:+.2f}' for g in per_seed)}{spread}")
         print(f"search: fine-tunes {[r['search']['finetunes'] for r in runs]}, "
               f"search seconds {[r['search']['seconds']['total'] for r in runs]}, "
               f"pss wall {[r['pss_seconds'] for r in runs]} s, usnet wall {[r['usnet_seconds'] for r in runs]} s "
