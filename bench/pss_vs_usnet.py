@@ -132,6 +132,8 @@ def main() -> None:
     results_path = out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for data in ([] if args.report_only else args.datasets.split(",")):
+        if data not in epochs_of:
+            parser.error(f"no epochs for {data}: add {data}=N to --epochs")
         epochs = epochs_of[data]
         name = Path(data.split(":", 1)[-1]).stem  # npz:bench/data/fashion5k.npz -> fashion5k
         for seed in (int(s) for s in args.seeds.split(",")):
