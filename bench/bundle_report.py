@@ -25,16 +25,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edgeslim.build.coreml import export_coreml
-from edgeslim.build.exporters import export_executorch, export_tflite
-from edgeslim.build.folding import blob_tensors, folded_width
-from edgeslim.build.validate import validate
-from edgeslim.build.builder import validation_data
-from edgeslim.bundle import open_bundle
-from edgeslim.bundle.engines import ENGINES
+from edgeslim.device.bundle import open_bundle
+from edgeslim.device.engines import ENGINES
+from edgeslim.device.runtime import DynamicModel
+from edgeslim.host.compile.builder import validation_data
+from edgeslim.host.compile.coreml import export_coreml
+from edgeslim.host.compile.exporters import export_executorch, export_tflite
+from edgeslim.host.compile.folding import blob_tensors, folded_width
+from edgeslim.host.compile.validate import validate
+from edgeslim.host.runs import load_run
 from edgeslim.quiet import quiet
-from edgeslim.runs import load_run
-from edgeslim.runtime import DynamicModel
 
 ROOT = Path(__file__).resolve().parent
 RESULTS, REPORTS = ROOT / "results", ROOT / "reports"

@@ -13,9 +13,9 @@ import time
 
 import numpy as np
 
-from edgeslim.controller import Policy, WidthController
+from edgeslim.device.controller import Policy, WidthController
+from edgeslim.device.telemetry import Replay
 from edgeslim.resources import data_dir
-from edgeslim.telemetry import Replay
 
 
 def measure(controller: WidthController, latencies: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ TRACES = [ROOT.parent / "calibration" / f"trace-{n}.csv" for n in ("throttling-r
 SWITCH = """
 import json, sys, time, random
 import numpy as np
-from edgeslim.runtime import DynamicModel
+from edgeslim.device.runtime import DynamicModel
 model = DynamicModel.open(sys.argv[1], backend="tflite", threads=2)
 x = np.zeros(model.input_shape, np.float32)
 steady = {}

@@ -60,7 +60,7 @@ def measure_latency(bundle: Path, backend: str, x: np.ndarray, y: np.ndarray, he
                     passes: int = 3) -> dict:
     """Per mode (every static width, every head): the mean latency over the test images, one image per call;
     the median of ``passes`` passes, each running the modes in a new random order after a warm-up pass."""
-    from edgeslim.runtime import DynamicModel
+    from edgeslim.device.runtime import DynamicModel
 
     model = DynamicModel.open(bundle, backend=backend, threads=1)
     modes = [("fixed", w) for w in model.widths] + [("gate", h) for h in heads]
@@ -95,9 +95,9 @@ def gate_diagnostics(run_dir: Path) -> dict:
     the default gate head separates the images the narrowest width gets wrong (ROC AUC), on the test split."""
     from sklearn.metrics import roc_auc_score
 
-    from edgeslim.data import load_dataset
-    from edgeslim.gating import RouteCache, ladder_macs, routed_metrics
-    from edgeslim.runs import load_run
+    from edgeslim.host.data import load_dataset
+    from edgeslim.host.gate.routing import RouteCache, ladder_macs, routed_metrics
+    from edgeslim.host.runs import load_run
 
     run = load_run(run_dir)
     gate = run.info["gate"]
@@ -120,7 +120,7 @@ def gate_diagnostics(run_dir: Path) -> dict:
 
 
 def run_case(data: str, epochs: int, workdir: Path, model: str, lr: str | None = None) -> dict:
-    from edgeslim.build.builder import validation_data
+    from edgeslim.host.compile.builder import validation_data
 
     runs = {}
     source = digits32(workdir / "digits32.npz") if data == "digits32" else data

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeslim.data import load_dataset
-from edgeslim.evaluate import calibration_batches, describe
-from edgeslim.nn import count_cost
-from edgeslim.plot import plot_accuracy
-from edgeslim.runs import load_run
-from edgeslim.search import SearchOptions
-from edgeslim.search.pipeline import search_device, train_pss
-from edgeslim.train import TrainOptions, train
+from edgeslim.host.data import load_dataset
+from edgeslim.host.evaluate import calibration_batches, describe
+from edgeslim.host.nn import count_cost
+from edgeslim.host.plot import plot_accuracy
+from edgeslim.host.runs import load_run
+from edgeslim.host.search import SearchOptions
+from edgeslim.host.search.pipeline import search_device, train_pss
+from edgeslim.host.train import TrainOptions, train
 
 BUDGETS = (0.25, 0.5, 0.75, 1.0)
 WIDTHS = (0.25, 0.5, 0.75, 1.0)

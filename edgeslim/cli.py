@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import EdgeslimError
+from edgeslim.errors import EdgeslimError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_train(sub) -> None:
-    from .train import TrainOptions
+    from edgeslim.host.train import TrainOptions
 
     d = TrainOptions()
     p = sub.add_parser("train", help="train a slimmable supernet", description="Train a width-slimmable supernet.")
@@ -88,7 +88,7 @@ def _add_train(sub) -> None:
 
 
 def _add_search_options(p, for_train: bool) -> None:
-    from .search import SearchOptions
+    from edgeslim.host.search import SearchOptions
 
     d = SearchOptions()
     extra = " (with --method pss)" if for_train else ""
@@ -203,7 +203,7 @@ def _add_device_commands(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from edgeslim import __version__
 
     parser = _Parser(prog="edgeslim", description="Slimmable networks for run-time dynamic inference on edge devices.")
     parser.add_argument("--version", action="version", version=f"edgeslim {__version__}")
@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _print_table(rows: list[dict], title: str) -> None:
     from rich.table import Table
 
-    from .console import console
+    from edgeslim.console import console
 
     table = Table(title=title)
     for col in ("config", "MFLOPs", "params", "top-1 %", "channels (first groups)"):
@@ -239,7 +239,7 @@ def _print_table(rows: list[dict], title: str) -> None:
 
 
 def _search_options(args):
-    from .search import SearchOptions
+    from edgeslim.host.search import SearchOptions
 
     return SearchOptions(**{k: v for k, v in vars(args).items() if k in SearchOptions.__dataclass_fields__},
                          show_progress=not args.json)
@@ -247,7 +247,7 @@ def _search_options(args):
 
 def _report(run_dir: Path, info: dict, args, started: float) -> None:
     """The run's shipped configurations: a table and a success line, or JSON."""
-    from .console import success
+    from edgeslim.console import success
 
     if args.json:
         keys = ("configs", "gate", "train_seconds", "world_size", "replica_max_abs_diff", "search")
@@ -267,13 +267,13 @@ def _report(run_dir: Path, info: dict, args, started: float) -> None:
 
 
 def cmd_train(args) -> int:
-    from .train import TrainOptions, train
+    from edgeslim.host.train import TrainOptions, train
 
     options = TrainOptions(**{k: v for k, v in vars(args).items() if k in TrainOptions.__dataclass_fields__})
     options.show_progress = not args.json
     started = time.time()
     if options.method == "pss":
-        from .search.pipeline import train_pss
+        from edgeslim.host.search.pipeline import train_pss
 
         if args.final_epochs is None:
             args.final_epochs = max(1, round(0.4 * options.epochs))
@@ -286,7 +286,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from .search import search
+    from edgeslim.host.search import search
 
     started = time.time()
     info = search(args.run, _search_options(args))
@@ -295,12 +295,12 @@ def cmd_search(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .console import success
-    from .data import load_dataset
-    from .evaluate import calibration_batches, describe, gated_rows
-    from .plot import plot_accuracy
-    from .runs import load_run
-    from .subnets import load_configs
+    from edgeslim.console import success
+    from edgeslim.host.data import load_dataset
+    from edgeslim.host.evaluate import calibration_batches, describe, gated_rows
+    from edgeslim.host.plot import plot_accuracy
+    from edgeslim.host.runs import load_run
+    from edgeslim.subnets import load_configs
 
     run = load_run(args.run)
     dataset = load_dataset(args.data or run.info["data"], run.info["options"]["seed"])
@@ -337,10 +337,10 @@ def cmd_eval(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from .data import DATASETS
-    from .data.loaders import NEEDS_PATH
-    from .models import MODELS
-    from .train import METHODS
+    from edgeslim.host.data import DATASETS
+    from edgeslim.host.data.loaders import NEEDS_PATH
+    from edgeslim.host.models import MODELS
+    from edgeslim.host.train import METHODS
 
     lists = {"models": list(MODELS), "datasets": [k + (":PATH" if k in NEEDS_PATH else "") for k in DATASETS],
              "methods": [*METHODS, "pss"]}
@@ -355,7 +355,7 @@ def cmd_models(args) -> int:
 def cmd_targets(args) -> int:
     from dataclasses import asdict
 
-    from .targets import load_target, target_files
+    from edgeslim.device.targets import load_target, target_files
 
     targets = [load_target(name) for name in target_files()]
     if args.json:
@@ -363,7 +363,7 @@ def cmd_targets(args) -> int:
         return 0
     from rich.table import Table
 
-    from .console import console
+    from edgeslim.console import console
 
     table = Table(title="device targets")
     for col in ("target", "backends", "precision", "threads", "telemetry"):
@@ -380,7 +380,7 @@ def _csv(value: str | None) -> list[str] | None:
 
 
 def cmd_build(args) -> int:
-    from .build import BuildOptions, build
+    from edgeslim.host.compile import BuildOptions, build
 
     options = BuildOptions(target=args.target, backends=_csv(args.backends), precision=args.precision,
                            out=args.out, validate=not args.no_validate, force=args.force, calib=args.calib,
@@ -398,9 +398,9 @@ def cmd_build(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from .build.builder import validation_data
-    from .build.validate import validate
-    from .bundle import open_bundle
+    from edgeslim.device.bundle import open_bundle
+    from edgeslim.host.compile.builder import validation_data
+    from edgeslim.host.compile.validate import validate
 
     bundle = open_bundle(args.bundle)
     x, y = validation_data(bundle.manifest["model"], args.samples, args.data)
@@ -410,7 +410,7 @@ def cmd_validate(args) -> int:
     else:
         from rich.table import Table
 
-        from .console import console
+        from edgeslim.console import console
 
         table = Table(title=f"{bundle.path} · {len(x)} test images, 1 image per call")
         for col in ("backend", "width", "max |Δ logits|", "top-1 agree %", "top-1 %", "PyTorch top-1 %", "ok"):
@@ -427,8 +427,8 @@ def cmd_validate(args) -> int:
 
 
 def cmd_unpack(args) -> int:
-    from .bundle import unpack
-    from .console import success
+    from edgeslim.console import success
+    from edgeslim.device.bundle import unpack
 
     started = time.time()
     for path in unpack(args.bundle, args.out):
@@ -437,8 +437,8 @@ def cmd_unpack(args) -> int:
 
 
 def cmd_profile(args) -> int:
-    from .console import console, success
-    from .profile import ProfileOptions, profile
+    from edgeslim.console import console, success
+    from edgeslim.device.profile import ProfileOptions, profile
 
     options = ProfileOptions(backend=args.backend, runs=args.runs, warmup=args.warmup, threads=args.threads,
                              meter=args.meter, device=args.device)
@@ -466,9 +466,9 @@ def cmd_profile(args) -> int:
 
 
 def cmd_simulate(args) -> int:
-    from .bundle import open_bundle
-    from .profile import load_profile
-    from .simulate import SimulationOptions, plot_timeline, simulate
+    from edgeslim.device.bundle import open_bundle
+    from edgeslim.device.profile import load_profile
+    from edgeslim.device.simulate import SimulationOptions, plot_timeline, simulate
 
     bundle = open_bundle(args.bundle, verify=False)
     options = SimulationOptions(slo_ms=args.slo_ms, fps=args.fps, throttle_factor=args.throttle_factor)
@@ -481,7 +481,7 @@ def cmd_simulate(args) -> int:
         return 0
     from rich.table import Table
 
-    from .console import console
+    from edgeslim.console import console
 
     table = Table(title=f"{Path(args.trace).name}: {result['frames']} frames at {result['fps']:g} fps, "
                         f"SLO {result['slo_ms']:g} ms ({result['backend']} profile of {result['profile_device']})")
@@ -497,7 +497,7 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .live import LiveOptions, live, parse_telemetry, status_line
+    from edgeslim.device.live import LiveOptions, live, parse_telemetry, status_line
 
     options = LiveOptions(input=args.input, telemetry=parse_telemetry(args.telemetry) if args.telemetry else None,
                           slo_ms=args.slo_ms, frames=args.frames, seconds=args.seconds, backend=args.backend,
@@ -506,7 +506,7 @@ def cmd_run(args) -> int:
         summary = live(args.bundle, options)
         print(json.dumps(summary, indent=2))
         return 0
-    from .console import console
+    from edgeslim.console import console
 
     def show(s):
         console.print(status_line(s), end="\r", soft_wrap=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import EdgeslimError
+from edgeslim.errors import EdgeslimError
 
 
 def read_json(path: str | Path, expected: type, what: str, missing_hint: str = "") -> dict | list:

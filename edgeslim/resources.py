@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import EdgeslimError
+from edgeslim.errors import EdgeslimError
 
 
 def data_dir(name: str) -> Path:

@@ -7,12 +7,12 @@ of every weight, so configurations are nested prefixes of the full network.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
 
-from .errors import EdgeslimError, unknown_name
-from .jsonfile import read_json
+from edgeslim.errors import EdgeslimError, unknown_name
+from edgeslim.jsonfile import read_json
 
 
 def group_granularity(channels: int, granularity: int) -> int:

@@ -9,7 +9,6 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from conftest import device_python, run_cli
 
 
@@ -81,7 +80,7 @@ def test_validate_compares_every_width_with_pytorch(tiny_bundle):
 
 
 def test_device_env_runs_the_bundle_with_tflite_runtime_and_no_torch(tiny_bundle, tmp_path):
-    from edgeslim.runtime import DynamicModel
+    from edgeslim.device.runtime import DynamicModel
 
     host = DynamicModel.open(tiny_bundle, backend="tflite")
     x = np.random.default_rng(0).standard_normal(host.input_shape).astype(np.float32)
@@ -92,7 +91,7 @@ def test_device_env_runs_the_bundle_with_tflite_runtime_and_no_torch(tiny_bundle
     code = """
 import json, sys
 import numpy as np
-from edgeslim.runtime import DynamicModel
+from edgeslim.device.runtime import DynamicModel
 m = DynamicModel.open(sys.argv[1])
 x = np.array(json.loads(sys.argv[2]), dtype=np.float32)
 out = {}
@@ -111,7 +110,7 @@ print(json.dumps({"backend": m.backend, "torch": "torch" in sys.modules, "out": 
 
 
 def test_width_switch_changes_the_computation_without_reloading(tiny_bundle):
-    from edgeslim.runtime import DynamicModel
+    from edgeslim.device.runtime import DynamicModel
 
     model = DynamicModel.open(tiny_bundle, backend="executorch")
     engine = model.engine
@@ -169,7 +168,7 @@ def test_build_errors_are_one_line_and_leave_nothing_behind(tiny_run, tmp_path, 
     result = run_cli("build", str(tiny_run), "--target", "x86-emu", "--backends", "tflite,onnx")
     assert result.returncode == 2 and "unknown backend 'onnx'" in result.stderr
 
-    from edgeslim.build import BuildOptions, builder
+    from edgeslim.host.compile import BuildOptions, builder
 
     def broken_export(*args, **kwargs):
         raise RuntimeError("simulated exporter crash")
@@ -204,8 +203,8 @@ def test_int8_build_quantizes_every_width_with_the_calibration_recipe(tiny_run, 
 
 
 def test_a_bundle_archive_opens_like_the_directory(tiny_bundle, tmp_path, monkeypatch):
-    from edgeslim.build.builder import write_archive
-    from edgeslim.bundle import BundleError, open_bundle
+    from edgeslim.device.bundle import BundleError, open_bundle
+    from edgeslim.host.compile.builder import write_archive
 
     bundle = tmp_path / "b"
     shutil.copytree(tiny_bundle, bundle)

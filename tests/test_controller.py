@@ -1,7 +1,7 @@
 """The width controller's rules, driven by a fake clock and real Reading values."""
 
-from edgeslim.controller import Policy, WidthController
-from edgeslim.telemetry import Reading
+from edgeslim.device.controller import Policy, WidthController
+from edgeslim.device.telemetry import Reading
 
 COSTS = [1.0, 2.0, 4.0, 8.0]  # e.g. milliseconds of rungs w025..w100 on this device
 
@@ -93,8 +93,8 @@ def test_policy_from_json_and_bad_costs():
 
 
 def test_shipped_traces_drive_the_controller_caps():
+    from edgeslim.device.telemetry import Replay
     from edgeslim.resources import data_dir
-    from edgeslim.telemetry import Replay
 
     clock = Clock()
     for name, expect in (("trace-throttling-ramp.csv", "thermal"), ("trace-battery-drain.csv", "battery")):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edgeslim.data import load_dataset
 from edgeslim.errors import EdgeslimError
+from edgeslim.host.data import load_dataset
 
 
 def test_digits_is_embedded_and_split_the_same_way_for_a_seed():

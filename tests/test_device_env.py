@@ -5,12 +5,21 @@ import json
 import subprocess
 import sys
 
-
 from conftest import ROOT, device_python
 
-DEVICE_MODULES = ["edgeslim", "edgeslim.subnets", "edgeslim.errors", "edgeslim.jsonfile", "edgeslim.resources",
-                  "edgeslim.telemetry", "edgeslim.controller", "edgeslim.quiet", "edgeslim.bundle",
-                  "edgeslim.bundle.engines", "edgeslim.runtime"]
+
+def device_modules() -> list[str]:
+    """Every module outside ``edgeslim.host`` (the device package, the shared torch-free modules, the CLI)."""
+    names = ["edgeslim"]
+    for path in sorted((ROOT / "edgeslim").rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if parts[1] == "host" or parts[-1] == "__main__":
+            continue
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return sorted(set(names))
+
+
+DEVICE_MODULES = device_modules()
 
 CHECK = """
 import json, sys
@@ -24,8 +33,8 @@ try:
     raise SystemExit("invalid configuration accepted")
 except Exception as exc:
     error = str(exc)
-from edgeslim.controller import Policy, WidthController
-from edgeslim.telemetry import CsvPowerMeter, Reading
+from edgeslim.device.controller import Policy, WidthController
+from edgeslim.device.telemetry import CsvPowerMeter, Reading
 meter = CsvPowerMeter("loop://")
 meter.port().write(b"5.0,400,2000\\n")
 hot = WidthController([1.0, 2.0], Policy(), telemetry=lambda: Reading(temperature_c=90.0))

@@ -11,7 +11,6 @@ import threading
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, device_python, run_cli
 
 TRACES = {name: ROOT / "calibration" / f"trace-{name}.csv" for name in ("throttling-ramp", "battery-drain")}
@@ -68,8 +67,8 @@ def test_profile_measures_every_width_and_writes_the_latency_table(bundle_copy, 
         assert width["energy_mj"] == pytest.approx(2.0 * width["mean_ms"], rel=1e-3)
     assert profile["peak_rss_mb"] > 0 and profile["load_ms"]["init"] > 0
 
-    from edgeslim.runs import load_run
-    from edgeslim.search.costs import load_latency_table
+    from edgeslim.host.runs import load_run
+    from edgeslim.host.search.costs import load_latency_table
 
     supernet = load_run(tiny_run).supernet
     latency = load_latency_table(bundle_copy / "profiles" / "test-x86.latency.json", supernet)
@@ -141,7 +140,7 @@ def test_run_and_the_demos_work_in_the_device_env_with_replayed_telemetry(bundle
 
 
 def test_background_poller_never_waits_for_a_slow_source():
-    from edgeslim.telemetry import BackgroundPoller, Reading
+    from edgeslim.device.telemetry import BackgroundPoller, Reading
 
     release = threading.Event()
 
@@ -160,7 +159,7 @@ def test_background_poller_never_waits_for_a_slow_source():
 
 
 def test_preprocess_matches_the_training_normalization():
-    from edgeslim.preprocess import preprocess
+    from edgeslim.device.preprocess import preprocess
 
     spec = {"shape": [1, 1, 8, 8], "preprocessing": {"mean": [0.5], "std": [0.25]}}
     rgb = np.full((32, 32, 3), 255, np.uint8)

@@ -9,15 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import device_python, run_cli, train_killed_after
 
 from edgeslim.errors import EdgeslimError
-from edgeslim.gating import RouteCache, route, routed_metrics, sgs_targets, train_head
-from edgeslim.models import build_supernet
-from edgeslim.nn.split import split_at
+from edgeslim.host.gate.routing import RouteCache, route, routed_metrics, sgs_targets, train_head
+from edgeslim.host.gate.split import split_at
+from edgeslim.host.models import build_supernet
+from edgeslim.host.train.bootstrap import EmaTeacher
 from edgeslim.subnets import SubnetConfig
-from edgeslim.train.bootstrap import EmaTeacher
-
-from conftest import device_python, run_cli, train_killed_after
 
 
 @pytest.mark.parametrize("model,shape", [("resnet20", (1, 8, 8)), ("resnet18", (3, 32, 32)),
@@ -154,7 +153,7 @@ def test_gated_int8_is_refused_in_one_line(dsnet_run, tmp_path, cli):
 DEVICE_SCRIPT = r"""
 import json, sys
 import numpy as np
-from edgeslim.runtime import DynamicModel
+from edgeslim.device.runtime import DynamicModel
 assert "torch" not in sys.modules
 model = DynamicModel.open(sys.argv[1], backend="tflite")
 samples = np.load(f"{sys.argv[1]}/samples.npz")

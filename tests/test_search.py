@@ -7,22 +7,22 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli
 from safetensors.torch import load_file
 
-from conftest import run_cli
-from edgeslim.data import load_dataset
 from edgeslim.errors import EdgeslimError
-from edgeslim.models import build_supernet
-from edgeslim.nn import count_cost
-from edgeslim.runs import load_run
-from edgeslim.search.costs import layer_mmacs
-from edgeslim.search.progressive import ChainEntry, HeldOut, progressive_search
-from edgeslim.search.ranking import rank_blocks
-from edgeslim.search.reselect import holdout_margin, pareto_front, reselect
+from edgeslim.host.data import load_dataset
+from edgeslim.host.models import build_supernet
+from edgeslim.host.nn import count_cost
+from edgeslim.host.runs import load_run
+from edgeslim.host.search.costs import layer_mmacs
+from edgeslim.host.search.progressive import ChainEntry, HeldOut, progressive_search
+from edgeslim.host.search.ranking import rank_blocks
+from edgeslim.host.search.reselect import holdout_margin, pareto_front, reselect
+from edgeslim.host.train.bootstrap import EmaTeacher
+from edgeslim.host.train.methods import Step
+from edgeslim.host.train.steps import Batches, fit
 from edgeslim.subnets import SubnetConfig
-from edgeslim.train.bootstrap import EmaTeacher
-from edgeslim.train.methods import Step
-from edgeslim.train.steps import Batches, fit
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ import torch
 from torch import nn
 
 from edgeslim.errors import EdgeslimError
-from edgeslim.models.mobilenetv2 import MobileNetV2
-from edgeslim.models.resnet import resnet18, resnet20
-from edgeslim.nn import SlimConv2d, count_cost, slimify
+from edgeslim.host.models.mobilenetv2 import MobileNetV2
+from edgeslim.host.models.resnet import resnet18, resnet20
+from edgeslim.host.nn import SlimConv2d, count_cost, slimify
 from edgeslim.subnets import SubnetConfig
 
 

@@ -3,10 +3,10 @@
 import json
 
 import pytest
-
 from conftest import run_cli
+
+from edgeslim.device.targets import load_target, target_files
 from edgeslim.errors import EdgeslimError
-from edgeslim.targets import load_target, target_files
 
 REQUIRED = {"android-arm64", "ios-arm64", "rpi4", "rpi5", "jetson-orin", "x86-emu"}
 

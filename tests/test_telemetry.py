@@ -9,9 +9,21 @@ import threading
 import pytest
 import serial
 
+from edgeslim.device.telemetry import (
+    CpuFreq,
+    CsvPowerMeter,
+    JetsonRails,
+    PowerSupply,
+    Reading,
+    Replay,
+    Telemetry,
+    ThermalZones,
+    UMMeter,
+    Vcgencmd,
+    parse_tegrastats,
+    parse_throttled,
+)
 from edgeslim.errors import EdgeslimError
-from edgeslim.telemetry import (CpuFreq, CsvPowerMeter, JetsonRails, PowerSupply, Reading, Replay, Telemetry,
-                                ThermalZones, UMMeter, Vcgencmd, parse_tegrastats, parse_throttled)
 
 
 def write(root, files: dict):

@@ -4,11 +4,11 @@ import json
 
 import numpy as np
 import torch
+from conftest import run_cli, train_killed_after
 from safetensors.torch import load_file
 
-from conftest import run_cli, train_killed_after
-from edgeslim.data import load_dataset
-from edgeslim.train.steps import Batches
+from edgeslim.host.data import load_dataset
+from edgeslim.host.train.steps import Batches
 
 TINY = ["--model", "resnet20", "--data", "digits", "--calib-samples", "256", "--batch-size", "128"]
 

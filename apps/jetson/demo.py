@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from edgeslim.live import demo_parser, run_demo
+from edgeslim.device.live import demo_parser, run_demo
 
 # Thermal zones, the INA3221 rails under /sys/class/hwmon (total power in the status line), cpufreq caps.
 JETSON_SOURCES = [{"source": "thermal"}, {"source": "jetson_rails"}, {"source": "cpufreq"}]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from edgeslim.live import demo_parser, run_demo
+from edgeslim.device.live import demo_parser, run_demo
 
 
 def pi_sources(meter: str | None) -> list[dict]:

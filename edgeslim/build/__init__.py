@@ -1,5 +1,0 @@
-"""Host side of `edgeslim build`: fold, export, cut the weights out, write and validate the bundle."""
-
-from .builder import BuildOptions, build
-
-__all__ = ["BuildOptions", "build"]

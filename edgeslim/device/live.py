@@ -1,0 +1,222 @@
+"""`edgeslim run`: the live loop — frames in, the controller picks the width, a status line out (torch-free).
+
+Frames come from the bundle's own test samples (default), an image folder, or a camera (OpenCV, or picamera2 on
+a Raspberry Pi). Telemetry providers are polled on a background thread so a slow source never stalls inference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeslim.device.controller import WidthController
+from edgeslim.device.preprocess import IMAGE_SUFFIXES, preprocess, read_image
+from edgeslim.device.runtime import DynamicModel
+from edgeslim.device.targets import TELEMETRY, Target
+from edgeslim.device.telemetry import BackgroundPoller, Reading, Telemetry
+from edgeslim.errors import EdgeslimError
+
+
+@dataclass
+class LiveOptions:
+    input: str | None = None          # None: the bundle's samples; DIR; "camera" / "camera:N"
+    telemetry: list[dict] | None = None
+    slo_ms: float | None = None
+    frames: int | None = None
+    seconds: float | None = None
+    backend: str | None = None
+    threads: int | None = None
+    routing: str | None = None        # a gated bundle: "gate" (default) or "fixed"
+    gate_head: str | None = None      # a gated bundle: which width head decides (default: the bundle's)
+
+
+def parse_telemetry(spec: str) -> list[dict]:
+    """``thermal,cpufreq,replay:trace.csv,um_meter:socket://host:port`` → telemetry source entries."""
+    sources = []
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        kind, _, arg = item.partition(":")
+        if kind not in TELEMETRY:
+            from edgeslim.errors import unknown_name
+
+            raise unknown_name("telemetry source", kind, TELEMETRY)
+        entry = {"source": kind}
+        if arg:
+            entry["path" if kind == "replay" else "url" if kind in ("serial_csv", "um_meter") else "root"] = arg
+        sources.append(entry)
+    return sources
+
+
+def frames_from(source: str | None, bundle_path: Path) -> Iterator[tuple[np.ndarray, int | None]]:
+    """(image, label or None) pairs, endlessly for samples and cameras, once for a folder."""
+    if source is None:
+        samples = bundle_path / "samples.npz"
+        if not samples.is_file():
+            raise EdgeslimError(f"{bundle_path}: no samples.npz; pass --input DIR or --input camera")
+        with np.load(samples, allow_pickle=False) as data:
+            x, y = data["x"], data["y"]
+        for i in itertools.cycle(range(len(x))):
+            yield x[i], int(y[i])
+    elif source.startswith("camera"):
+        yield from _camera(int(source.partition(":")[2] or 0))
+    else:
+        folder = Path(source)
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (*IMAGE_SUFFIXES, ".npy"))
+        if not files:
+            raise EdgeslimError(f"--input {source}: no images ({', '.join(IMAGE_SUFFIXES)} or .npy) found")
+        for file in files:
+            yield read_image(file), None
+
+
+def _camera(index: int) -> Iterator[tuple[np.ndarray, None]]:
+    try:
+        from picamera2 import Picamera2
+
+        camera = Picamera2()
+        camera.start()
+        while True:
+            yield camera.capture_array()[..., :3], None
+    except ImportError:
+        pass
+    try:
+        import cv2
+    except ImportError:
+        raise EdgeslimError("--input camera needs OpenCV (pip install opencv-python-headless) or picamera2") from None
+    capture = cv2.VideoCapture(index)
+    if not capture.isOpened():
+        raise EdgeslimError(f"--input camera:{index}: no camera at index {index}")
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            return
+        yield frame[..., ::-1], None
+
+
+def live(bundle_path: str | Path, options: LiveOptions, status=None) -> dict:
+    """Run the loop until the input ends, ``frames`` or ``seconds``; ``status(dict)`` is called ~4x a second."""
+    model = DynamicModel.open(bundle_path, backend=options.backend, threads=options.threads)
+    if options.routing or options.gate_head:
+        model.set_routing(options.routing or model.routing, options.gate_head)
+    manifest = model.bundle.manifest
+    target = Target(**{k: v for k, v in manifest["target"].items() if k in Target.__dataclass_fields__})
+    if options.telemetry is not None:
+        target.telemetry = options.telemetry
+    policy = target.controller_policy(slo_ms=options.slo_ms)
+    telemetry = Telemetry([TELEMETRY[s["source"]](s) for s in target.telemetry]) if target.telemetry else None
+    poller = BackgroundPoller(telemetry.read, policy.telemetry_period_s) if telemetry else None
+    costs = _costs(model)
+    controller = WidthController(costs, policy, telemetry=poller)
+    used, latencies, correct, labelled, misses = Counter(), [], 0, 0, 0
+    started = last_status = time.perf_counter()
+    switches, previous = 0, controller.rung
+    try:
+        for count, (image, label) in enumerate(frames_from(options.input, model.bundle.path), 1):
+            model.set_width(controller.rung)  # a gated bundle: the widest the gate may pick
+            logits = model(preprocess(image, manifest["input"]))
+            used[model.last_width] += 1
+            latencies.append(model.last_ms)
+            misses += policy.slo_ms is not None and model.last_ms > policy.slo_ms
+            if label is not None:
+                labelled += 1
+                correct += int(np.argmax(logits) == label)
+            rung = controller.step(model.last_ms)
+            switches += rung != previous
+            previous = rung
+            now = time.perf_counter()
+            if status and now - last_status >= 0.25:
+                last_status = now
+                status(_status(model, controller.reading, latencies, count, now - started))
+            if options.frames and count >= options.frames or options.seconds and now - started >= options.seconds:
+                break
+    finally:
+        if poller:
+            poller.close()
+    elapsed = time.perf_counter() - started
+    frames = sum(used.values())
+    return {"bundle": str(model.bundle.path), "backend": model.backend, "frames": frames, "seconds": round(elapsed, 2),
+            "fps": round(frames / max(elapsed, 1e-9), 1), "slo_ms": policy.slo_ms,
+            "miss_rate_pct": round(100.0 * misses / max(1, frames), 3) if policy.slo_ms else None,
+            "p50_ms": round(float(np.median(latencies)), 4) if latencies else None,
+            "switches": switches, "time_per_width_pct": {w: round(100.0 * used[w] / max(1, frames), 2)
+                                                         for w in model.widths},
+            "top1": round(100.0 * correct / labelled, 2) if labelled else None,
+            "telemetry": [s["source"] for s in target.telemetry], "last_reading": _reading(controller.reading)}
+
+
+def demo_parser(description: str) -> argparse.ArgumentParser:
+    """The options every board demo shares (bundle, input, replay, SLO, duration)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("bundle")
+    parser.add_argument("--input", help="camera[:N], an image folder, or nothing for the bundle's own test samples")
+    parser.add_argument("--replay", help="replay a telemetry trace instead of reading the board's sensors")
+    parser.add_argument("--replay-speed", type=float, default=60.0, help="trace seconds per second (default 60)")
+    parser.add_argument("--slo-ms", type=float, help="latency target per frame (default: the bundle's target)")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    return parser
+
+
+def run_demo(args: argparse.Namespace, board_sources: list[dict]) -> int:
+    """Run the live loop with the board's telemetry (or ``--replay``), a status line on stderr, the summary as
+    JSON on stdout; a user mistake is one line and exit status 2."""
+    sources = ([{"source": "replay", "path": args.replay, "loop": True, "speed": args.replay_speed}]
+               if args.replay else board_sources)
+    options = LiveOptions(input=args.input, telemetry=sources, slo_ms=args.slo_ms, seconds=args.seconds)
+    try:
+        summary = live(args.bundle, options,
+                       status=lambda s: print("\r" + status_line(s), end="", file=sys.stderr, flush=True))
+    except EdgeslimError as exc:
+        print(f"demo: error: {exc}", file=sys.stderr)
+        return 2
+    print(file=sys.stderr)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _costs(model: DynamicModel) -> list[float]:
+    """Relative cost of each width for the controller's step-up prediction: measured p50 if the bundle was
+    profiled on this backend, else MFLOPs."""
+    from edgeslim.device.profile import load_profile
+
+    try:
+        measured = {w["name"]: w["p50_ms"] for w in load_profile(model.bundle.path)["widths"]}
+        costs = [measured[w] for w in model.widths]
+        if costs == sorted(costs):
+            return costs
+    except (EdgeslimError, KeyError):
+        pass
+    widths = {w["name"]: w for w in model.bundle.widths}
+    return [widths[w]["mflops"] for w in model.widths]
+
+
+def status_line(s: dict) -> str:
+    """One status line: width, latency, fps, temperature, battery, throttling."""
+    temperature = f"{s['temperature_c']:.1f} °C" if s["temperature_c"] is not None else "- °C"
+    battery = f"{s['battery_pct']:.0f} %" if s["battery_pct"] is not None else "- %"
+    power = f"  {s['power_w']:.2f} W" if s.get("power_w") is not None else ""
+    cap = f" (gate, ≤ {s['cap']})" if "cap" in s else ""
+    return (f"width {s['width']}{cap}  {s['p50_ms']:.3f} ms  {s['fps']:.0f} fps  {temperature}  "
+            f"battery {battery}{power}"
+            f"{'  throttled' if s['throttled'] else ''}  frames {s['frames']}")
+
+
+def _reading(reading: Reading | None) -> dict | None:
+    return None if reading is None else {k: v for k, v in vars(reading).items() if v is not None}
+
+
+def _status(model: DynamicModel, reading: Reading | None, latencies: list[float], count: int, elapsed: float) -> dict:
+    recent = latencies[-50:]
+    cap = {"cap": model.width} if model.routing == "gate" else {}
+    return {"width": model.last_width, **cap, "p50_ms": float(np.median(recent)), "frames": count,
+            "fps": count / elapsed,
+            "temperature_c": reading.temperature_c if reading else None,
+            "battery_pct": reading.battery_pct if reading else None,
+            "throttled": reading.throttled if reading else None,
+            "power_w": reading.power_w if reading else None}

@@ -1,0 +1,131 @@
+"""The device runtime: open a bundle, run any width, switch width without reloading (torch-free).
+
+>>> model = DynamicModel.open("bundle/", backend="tflite")
+>>> model.set_width("w050")           # a dictionary lookup: every width was prepared at open
+>>> logits = model(x)                 # x: float32 NCHW, preprocessed as the manifest says
+>>> model.last_ms                     # latency of that call
+
+A gated (DS-Net++) bundle runs every call as two programs: ``gate`` (the shared first layers, the attention and
+the width heads), then the remainder of the chosen width. With ``routing="gate"`` (its default) the gate's
+head picks the width per input and ``set_width`` only caps it (the controller's choice: heat, battery,
+latency); with ``routing="fixed"`` the set width always runs. ``last_width`` is the width that ran.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgeslim.device.bundle.manifest import Bundle, BundleError, open_bundle
+from edgeslim.device.engines import ENGINES, RUNNABLE, available, default_threads
+from edgeslim.errors import unknown_name
+from edgeslim.quiet import quiet
+
+GATE = "gate"  # the engine entry of a gated bundle's first program
+
+
+class DynamicModel:
+    """A bundle loaded on one backend, all widths ready; ``width`` is the one ``__call__`` runs."""
+
+    def __init__(self, bundle: Bundle, backend: str, threads: int):
+        self.bundle, self.backend, self.threads = bundle, backend, threads
+        entries = {w["name"]: w["backends"][backend]["entry"] for w in bundle.widths}
+        self.gate = bundle.manifest.get("gate")
+        if self.gate:
+            entries[GATE] = self.gate["entry"]
+            self._ladder = self.gate["widths"]
+            self.head = [h["name"] for h in self.gate["heads"]].index(self.gate["default"])
+        started = time.perf_counter()
+        with quiet():
+            ENGINES[backend].load_runtime()
+        self.import_ms = (time.perf_counter() - started) * 1e3
+        started = time.perf_counter()
+        data = bundle.artifact_bytes(backend)
+        self.materialize_ms = (time.perf_counter() - started) * 1e3
+        started = time.perf_counter()
+        self.widths = [w["name"] for w in sorted(bundle.widths, key=lambda w: w["mflops"])]
+        self.first_run_ms: dict[str, float] = {}
+        try:
+            with quiet():  # interpreters log delegate and CPU-detection lines at load and first run
+                self.engine = ENGINES[backend](data, entries, threads)
+                self.init_ms = (time.perf_counter() - started) * 1e3
+                zeros = np.zeros(self.input_shape, np.float32)
+                if self.gate:
+                    first = time.perf_counter()
+                    zeros = self.engine.run_all(GATE, zeros)[0]
+                    self.first_run_ms[GATE] = (time.perf_counter() - first) * 1e3
+                for width in self.widths:  # first runs (delegate set-up) happen here, not at the first switch
+                    first = time.perf_counter()
+                    self.engine.run(width, zeros)
+                    self.first_run_ms[width] = (time.perf_counter() - first) * 1e3
+        except (RuntimeError, ValueError) as exc:
+            raise BundleError(f"{bundle.path}: the {backend} runtime cannot load this bundle ({exc})") from None
+        self.width = self.widths[-1]
+        self.routing = "gate" if self.gate else "fixed"
+        self.last_ms = self.last_gate_ms = 0.0
+        self.last_width = self.width
+
+    @classmethod
+    def open(cls, path: str | Path, backend: str | None = None, threads: int | None = None,
+             verify: bool = True) -> DynamicModel:
+        """Open the bundle at ``path`` on ``backend`` (default: the first of the target's backends this machine
+        can run) with ``threads`` (default: the target profile's)."""
+        bundle = open_bundle(path, verify=verify)
+        runnable = [b for b in bundle.backends if b in RUNNABLE and b in available()]
+        if backend is None:
+            if not runnable:
+                raise BundleError(f"{bundle.path}: none of its backends ({', '.join(bundle.backends)}) runs on this "
+                                  f"machine; install ai-edge-litert or tflite-runtime (pip install edgeslim[tflite])")
+            backend = runnable[0]
+        elif backend not in bundle.backends:
+            raise unknown_name("backend of this bundle", backend, bundle.backends)
+        elif backend not in runnable:
+            raise BundleError(f"backend {backend} cannot run on this machine (runnable here: "
+                              f"{', '.join(runnable) or 'none'})")
+        threads = threads or bundle.manifest.get("target", {}).get("threads") or default_threads()
+        return cls(bundle, backend, threads)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.bundle.manifest["input"]["shape"])
+
+    def set_width(self, width: str | int) -> None:
+        """Switch to ``width`` (a name, or an index into ``widths``, smallest first); under gate routing, the
+        widest the gate may choose."""
+        if isinstance(width, int):
+            width = self.widths[width]
+        elif width not in self.widths:
+            raise unknown_name("width", width, self.widths)
+        self.width = width
+
+    def set_routing(self, routing: str, head: str | None = None) -> None:
+        """``"gate"`` (the gate picks, capped at ``width``) or ``"fixed"``; ``head``: which gate width head
+        (complexity weight) decides, default the bundle's."""
+        if routing not in ("gate", "fixed") or (not self.gate and (routing == "gate" or head is not None)):
+            valid = ["gate", "fixed"] if self.gate else ["fixed (the bundle has no gate)"]
+            raise unknown_name("routing of this bundle", routing, valid)
+        if head is not None:
+            names = [h["name"] for h in self.gate["heads"]]
+            if head not in names:
+                raise unknown_name("gate head", head, names)
+            self.head = names.index(head)
+        self.routing = routing
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        started = time.perf_counter()
+        if not self.gate:
+            out = self.engine.run(self.width, x)
+            self.last_width = self.width
+        else:
+            features, head_logits = self.engine.run_all(GATE, x)
+            self.last_gate_ms = (time.perf_counter() - started) * 1e3
+            width = self.width
+            if self.routing == "gate":  # the head's choice among the ladder's widths up to the cap
+                width = self._ladder[head_logits[0, self.head, : self._ladder.index(width) + 1].argmax()]
+            out = self.engine.run(width, features)
+            self.last_width = width
+        self.last_ms = (time.perf_counter() - started) * 1e3
+        return out

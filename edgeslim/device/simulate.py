@@ -1,0 +1,153 @@
+"""Replay a telemetry trace against a bundle's measured latency profile (torch-free).
+
+Frames arrive at ``fps``; each runs the width a policy picks, with a latency drawn from the width's measured
+samples (the same draw for every policy: a slow frame is slow at every width) times a throttling multiplier from
+the trace: ``thermal_slope`` per °C above ``thermal_knee_c`` (DVFS lowering clocks before the hard throttle),
+and ``throttle_factor`` while the trace says throttled (clocks at their cap; the larger of the two applies).
+A frame misses its deadline when its latency exceeds the SLO.
+
+Policies compared on the same trace and draws: the width controller; always the largest; always the smallest;
+and an oracle that knows each frame's latency at every width in advance and runs the largest one that meets the
+deadline within the same thermal/battery caps (caps are product rules, not predictions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeslim.device.controller import Policy, WidthController
+from edgeslim.device.telemetry import Reading
+from edgeslim.device.telemetry.replay import load_trace
+from edgeslim.errors import EdgeslimError
+
+
+@dataclass
+class SimulationOptions:
+    slo_ms: float | None = None
+    fps: float = 30.0
+    throttle_factor: float = 2.0
+    thermal_slope: float = 0.02
+    thermal_knee_c: float = 60.0
+    seed: int = 0
+
+
+def slowdown(reading: Reading | None, options: SimulationOptions) -> float:
+    """Latency multiplier the trace implies at one instant."""
+    if reading is None:
+        return 1.0
+    factor = 1.0
+    if reading.temperature_c is not None:
+        factor = 1.0 + options.thermal_slope * max(0.0, reading.temperature_c - options.thermal_knee_c)
+    return max(factor, options.throttle_factor) if reading.throttled else factor
+
+
+class _Trace:
+    def __init__(self, path: str | Path):
+        self.samples = load_trace(path)
+        self.times = np.array([t for t, _ in self.samples])
+
+    def at(self, t: float) -> Reading:
+        return self.samples[max(0, int(np.searchsorted(self.times, t, side="right")) - 1)][1]
+
+
+def simulate(profile: dict, manifest_policy: dict, trace_path: str | Path, options: SimulationOptions) -> dict:
+    """Run the four policies over the trace; returns their summaries and per-frame timelines."""
+    widths = sorted(profile["widths"], key=lambda w: w["mflops"])
+    if any(not w.get("samples_ms") for w in widths):
+        raise EdgeslimError("the profile has no latency samples; measure it again with `edgeslim profile`")
+    samples = [np.sort(np.asarray(w["samples_ms"], dtype=float)) for w in widths]
+    accuracy = np.array([w.get("top1") or 0.0 for w in widths])
+    policy = Policy.from_json({**manifest_policy, **({"slo_ms": options.slo_ms} if options.slo_ms else {})})
+    if policy.slo_ms is None:
+        raise EdgeslimError("no latency SLO: pass --slo-ms (the target profile sets none)")
+    trace = _Trace(trace_path)
+    duration = float(trace.times[-1])
+    frames = int(duration * options.fps)
+    rng = np.random.default_rng(options.seed)
+    quantile = rng.random(frames)
+    times = np.arange(frames) / options.fps
+    readings = [trace.at(t) for t in times]
+    factor = np.array([slowdown(r, options) for r in readings])
+    # latency[k, w]: frame k at width w (comonotone draws across widths)
+    latency = np.stack([s[np.minimum((quantile * len(s)).astype(int), len(s) - 1)] for s in samples], 1)
+    latency *= factor[:, None]
+
+    clock = {"t": 0.0}
+    controller = WidthController([w["p50_ms"] for w in widths], policy, telemetry=lambda: trace.at(clock["t"]),
+                                 clock=lambda: clock["t"])
+    cap_tracker = WidthController([w["p50_ms"] for w in widths], policy)
+    chosen = {name: np.empty(frames, dtype=int) for name in ("controller", "oracle")}
+    caps = np.empty(frames, dtype=int)
+    period = policy.telemetry_period_s
+    last_poll, cap = -np.inf, len(widths) - 1
+    for k in range(frames):
+        clock["t"] = times[k]
+        rung = controller.rung
+        chosen["controller"][k] = rung
+        controller.step(latency[k, rung])
+        if times[k] - last_poll >= period:
+            last_poll, cap = times[k], cap_tracker.cap_for(readings[k])
+        caps[k] = cap
+        fits = np.nonzero(latency[k, : cap + 1] <= policy.slo_ms)[0]
+        chosen["oracle"][k] = fits[-1] if len(fits) else 0
+    chosen["always largest"] = np.full(frames, len(widths) - 1)
+    chosen["always smallest"] = np.zeros(frames, dtype=int)
+
+    results = {}
+    for name, rungs in chosen.items():
+        used = latency[np.arange(frames), rungs]
+        switches = int((np.diff(rungs) != 0).sum())
+        results[name] = {
+            "miss_rate_pct": round(100.0 * float((used > policy.slo_ms).mean()), 3),
+            "mean_top1": round(float(accuracy[rungs].mean()), 3),
+            "switches_per_min": round(switches / (duration / 60.0), 2),
+            "mean_latency_ms": round(float(used.mean()), 4),
+            "time_per_width_pct": {w["name"]: round(100.0 * float((rungs == i).mean()), 2)
+                                   for i, w in enumerate(widths)},
+        }
+    return {"trace": str(trace_path), "frames": frames, "duration_s": duration, "fps": options.fps,
+            "slo_ms": policy.slo_ms, "profile_device": profile["device"], "backend": profile["backend"],
+            "options": vars(options), "policies": results,
+            "timeline": {"t": times, "rung": chosen["controller"], "oracle": chosen["oracle"], "cap": caps,
+                         "latency_ms": latency[np.arange(frames), chosen["controller"]], "factor": factor,
+                         "temperature_c": np.array([r.temperature_c if r.temperature_c is not None else np.nan
+                                                    for r in readings]),
+                         "widths": [w["name"] for w in widths]}}
+
+
+def plot_timeline(result: dict, path: Path) -> Path:
+    """Width and latency over time under the controller (matplotlib, host or any machine that has it)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise EdgeslimError("--plot needs matplotlib (pip install matplotlib)") from None
+    tl = result["timeline"]
+    fig, (ax_w, ax_l) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    ax_w.step(tl["t"], tl["rung"], where="post", label="controller", lw=1.2)
+    ax_w.step(tl["t"], tl["oracle"], where="post", label="oracle", lw=0.6, alpha=0.6)
+    ax_w.step(tl["t"], tl["cap"], where="post", label="thermal/battery cap", ls="--", lw=0.8)
+    ax_w.set_yticks(range(len(tl["widths"])), tl["widths"])
+    ax_w.set_ylabel("width")
+    ax_w.legend(loc="lower left", fontsize=8)
+    temperature = ax_w.twinx()
+    temperature.plot(tl["t"], tl["temperature_c"], color="tab:red", alpha=0.4, lw=0.8)
+    temperature.set_ylabel("°C", color="tab:red")
+    ax_l.plot(tl["t"], tl["latency_ms"], lw=0.4, label="latency (controller)")
+    ax_l.axhline(result["slo_ms"], color="k", ls="--", lw=0.8, label=f"SLO {result['slo_ms']:.3g} ms")
+    ax_l.set_ylabel("ms")
+    ax_l.set_xlabel("time (s)")
+    ax_l.legend(loc="upper left", fontsize=8)
+    fig.suptitle(f"{Path(result['trace']).name}: misses {result['policies']['controller']['miss_rate_pct']:.2f} %, "
+                 f"top-1 {result['policies']['controller']['mean_top1']:.2f} "
+                 f"(oracle {result['policies']['oracle']['mean_top1']:.2f})")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,106 @@
+"""One exporter per backend: a dict of static width models → one artifact holding every width.
+
+Each uses the backend's own toolchain (torch.export + ExecuTorch/XNNPACK, litert-torch, coremltools) and
+returns the artifact's path. Entry points are named after the widths (``w025`` ...).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from edgeslim.quiet import quiet
+
+Example = torch.Tensor | dict[str, torch.Tensor]  # one input for every entry, or one per entry
+
+
+def example_for(example: Example, name: str) -> torch.Tensor:
+    return example[name] if isinstance(example, dict) else example
+
+
+def quantize_pt2e(model: nn.Module, example: torch.Tensor, quantizer, calibration: torch.Tensor,
+                  fold: bool = True) -> nn.Module:
+    """Post-training int8 quantization (PT2E): annotate with ``quantizer``, observe ``calibration`` images one at a
+    time (the graph is exported for batch 1), convert."""
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    graph = prepare_pt2e(torch.export.export(model, (example,)).module(), quantizer)
+    for image in calibration:
+        graph(image[None])
+    return convert_pt2e(graph, fold_quantize=fold)
+
+
+def export_executorch(models: dict[str, nn.Module], example: Example, path: Path, metadata: dict,
+                      calibration: torch.Tensor | None = None, recipe: dict | None = None) -> Path:
+    """A .pte with one XNNPACK-delegated method per width (+ an ``edgeslim_metadata`` constant method: JSON).
+
+    With ``calibration``: int8 (XNNPACK quantizer, per-channel symmetric weights, static activations)."""
+    with quiet():
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+        from executorch.exir import to_edge_transform_and_lower
+
+        if calibration is not None:
+            from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+                XNNPACKQuantizer,
+                get_symmetric_quantization_config,
+            )
+
+            per_channel = (recipe or {}).get("per_channel", True)
+            models = {name: quantize_pt2e(m, example, XNNPACKQuantizer().set_global(
+                get_symmetric_quantization_config(is_per_channel=per_channel)), calibration)
+                for name, m in models.items()}
+        programs = {name: torch.export.export(m, (example_for(example, name),)) for name, m in models.items()}
+        edge = to_edge_transform_and_lower(programs, partitioner=[XnnpackPartitioner()],
+                                           constant_methods={"edgeslim_metadata": json.dumps(metadata)})
+        program = edge.to_executorch()
+    path.write_bytes(program.buffer)
+    return path
+
+
+def export_tflite(models: dict[str, nn.Module], example: Example, path: Path, metadata: dict,
+                  calibration: torch.Tensor | None = None, recipe: dict | None = None) -> Path:
+    """A .tflite with one signature per width and the bundle description as TFLite metadata.
+
+    With ``calibration``: int8 through litert-torch's PT2E quantizer (int8 inputs and outputs; the runtime
+    quantizes and dequantizes with the tensors' own parameters)."""
+    with quiet():
+        import litert_torch
+
+        quant_config = None
+        if calibration is not None:
+            from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+            from litert_torch.quantize.quant_config import QuantConfig
+
+            quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(
+                is_per_channel=(recipe or {}).get("per_channel", True), is_dynamic=False))
+            models = {name: quantize_pt2e(m, example, quantizer, calibration, fold=False)
+                      for name, m in models.items()}
+            quant_config = QuantConfig(pt2e_quantizer=quantizer)
+        converter = None
+        for name, m in models.items():
+            converter = (litert_torch if converter is None else converter).signature(
+                name, m, (example_for(example, name),))
+        edge_model = converter.convert(quant_config=quant_config)
+        edge_model.export(str(path))
+    _add_tflite_metadata(path, "edgeslim", json.dumps(metadata).encode())
+    return path
+
+
+def _add_tflite_metadata(path: Path, name: str, data: bytes) -> None:
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+    buffer = schema.BufferT()
+    buffer.data = list(data)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = name, len(model.buffers) - 1
+    model.metadata = (model.metadata or []) + [entry]
+    builder = flatbuffers.Builder(os.path.getsize(path) + len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path.write_bytes(bytes(builder.Output()))

@@ -1,0 +1,168 @@
+"""Check a bundle against PyTorch: every width of every backend this machine runs, and Core ML by its spec."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from edgeslim.device.bundle.manifest import Bundle, BundleError
+from edgeslim.device.engines import RUNNABLE, available
+from edgeslim.device.runtime import DynamicModel
+from edgeslim.host.models import build_supernet
+from edgeslim.host.nn import Supernet
+from edgeslim.quiet import quiet
+from edgeslim.subnets import SubnetConfig
+
+
+def supernet_from_bundle(bundle: Bundle) -> tuple[Supernet, list[SubnetConfig]]:
+    """The PyTorch supernet and shipped configurations, rebuilt from the bundle's blob (the reference)."""
+    spec = bundle.manifest["model"]
+    supernet = build_supernet(spec["name"], tuple(spec["input_shape"]), spec["num_classes"], spec["granularity"])
+    blob = {k: torch.from_numpy(v.copy()) for k, v in bundle.blob().items()}
+    state = supernet.net.state_dict()
+    for name in state:
+        if name in blob:
+            state[name] = blob[name]
+    supernet.net.load_state_dict(state)
+    gate = bundle.manifest.get("gate")
+    if gate:
+        supernet.attach_gate(gate["before"], len(gate["widths"]), gate["hidden"])
+        for head in gate["heads"]:
+            supernet.gate.add_head(head["name"])
+        supernet.gate.load_state_dict({k[5:]: v for k, v in blob.items() if k.startswith("gate.")})
+    configs = []
+    for width in bundle.widths:
+        config = supernet.space.validate(SubnetConfig(width["name"], width["channels"]))
+        prefix = f"bn.{config.name}."
+        layers = {k[len(prefix):].rsplit(".", 1)[0] for k in blob if k.startswith(prefix)}
+        supernet.bn_stats[config.key()] = {
+            layer: (blob[f"{prefix}{layer}.running_mean"], blob[f"{prefix}{layer}.running_var"]) for layer in layers}
+        configs.append(config)
+    return supernet.eval(), configs
+
+
+@torch.no_grad()
+def reference_logits(supernet: Supernet, config: SubnetConfig, x: np.ndarray) -> np.ndarray:
+    supernet.set_config(config)
+    return supernet(torch.from_numpy(x)).numpy()
+
+
+def check_runtime(bundle: Bundle, backend: str, references: dict[str, np.ndarray], x: np.ndarray,
+                  y: np.ndarray | None, gate_reference: np.ndarray | None = None) -> list[dict]:
+    """Run every width on ``backend`` one image at a time; compare logits and top-1 with ``references``
+    (and a gated bundle's routing with ``gate_reference``, PyTorch's choices)."""
+    model = DynamicModel(bundle, backend, threads=2)
+    rows = [_check_gate(model, references, gate_reference, x, y)] if model.gate else []
+    model.set_routing("fixed")
+    for width in model.widths:
+        model.set_width(width)
+        logits = np.concatenate([model(x[i:i + 1]) for i in range(len(x))])
+        expected = references[width]
+        row = {"backend": backend, "width": width,
+               "max_abs_diff": float(np.abs(logits - expected).max()),
+               "top1_agreement": round(100.0 * float((logits.argmax(1) == expected.argmax(1)).mean()), 2)}
+        if y is not None:
+            row["top1"] = round(100.0 * float((logits.argmax(1) == y).mean()), 2)
+            row["top1_pytorch"] = round(100.0 * float((expected.argmax(1) == y).mean()), 2)
+            row["top1_drop"] = round(row["top1_pytorch"] - row["top1"], 2)
+        rows.append(row)
+    return rows
+
+
+@torch.no_grad()
+def gate_choices(supernet: Supernet, configs: list[SubnetConfig], gate: dict, x: np.ndarray) -> np.ndarray:
+    """The ladder index PyTorch's gate (the bundle's default head) picks for each image."""
+    supernet.set_config(configs[-1])  # the part before the gate is the same at every width
+    _, hidden = supernet.gate.attend(supernet.halves()[0](torch.from_numpy(x)))
+    return supernet.gate.heads[gate["default"]](hidden).argmax(1).numpy()
+
+
+def _check_gate(model: DynamicModel, references: dict[str, np.ndarray], expected_choice: np.ndarray,
+                x: np.ndarray, y: np.ndarray | None) -> dict:
+    """Gate routing on the device against PyTorch's: the same width per image, and its logits."""
+    widths = model.bundle.manifest["gate"]["widths"]
+    logits, choice = [], []
+    for i in range(len(x)):
+        logits.append(model(x[i:i + 1]))
+        choice.append(widths.index(model.last_width))
+    expected = np.stack([references[widths[c]][i] for i, c in enumerate(expected_choice)])
+    logits = np.concatenate(logits)
+    row = {"backend": model.backend, "width": "gate", "max_abs_diff": float(np.abs(logits - expected).max()),
+           "top1_agreement": round(100.0 * float((np.array(choice) == expected_choice).mean()), 2)}
+    if y is not None:
+        row["top1"] = round(100.0 * float((logits.argmax(1) == y).mean()), 2)
+        row["top1_pytorch"] = round(100.0 * float((expected.argmax(1) == y).mean()), 2)
+        row["top1_drop"] = round(row["top1_pytorch"] - row["top1"], 2)
+    return row
+
+
+def check_coreml_spec(bundle: Bundle) -> list[dict]:
+    """Core ML cannot run off Apple platforms: check functions, input/output shapes, ops and the weight file."""
+    with quiet():  # version warnings on import
+        import coremltools as ct
+
+    path = bundle.artifact_path("coreml")
+    weights = path / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
+    if not weights.is_file():
+        raise BundleError(f"{path}: no weight.bin; the Core ML package is incomplete, rebuild the bundle")
+    spec = ct.utils.load_spec(str(path))
+    functions = spec.description.functions
+    names = [f.name for f in functions]
+    rows = []
+    num_classes = bundle.manifest["model"]["num_classes"]
+    gate = bundle.manifest.get("gate")
+    width_input = gate["features_shape"] if gate else bundle.manifest["input"]["shape"]
+    if gate:  # the gate function: image in, features and width logits out
+        function = functions[names.index(gate["entry"])] if gate["entry"] in names else None
+        if function is None:
+            raise BundleError(f"{path}: function '{gate['entry']}' missing; rebuild the bundle")
+        shapes = [list(o.type.multiArrayType.shape) for o in function.output]
+        ops = [op.type for block in spec.mlProgram.functions[gate["entry"]].block_specializations.values()
+               for op in block.operations]
+        rows.append({"backend": "coreml", "width": "gate",
+                     "input_shape": list(function.input[0].type.multiArrayType.shape), "output_shape": shapes,
+                     "ops": len(ops), "convs": ops.count("conv"),
+                     "spec_ok": shapes[0] == gate["features_shape"]
+                     and shapes[1] == [1, len(gate["heads"]), len(gate["widths"])]})
+    for width in bundle.widths:
+        entry = width["backends"]["coreml"]["entry"]
+        if entry not in names:
+            raise BundleError(f"{path}: function '{entry}' missing (has {', '.join(names)}); rebuild the bundle")
+        function = functions[names.index(entry)]
+        in_shape = list(function.input[0].type.multiArrayType.shape)
+        out_shape = list(function.output[0].type.multiArrayType.shape)
+        ops = [op.type for block in spec.mlProgram.functions[entry].block_specializations.values()
+               for op in block.operations]
+        ok = in_shape == width_input and out_shape[-1] == num_classes
+        rows.append({"backend": "coreml", "width": width["name"], "input_shape": in_shape,
+                     "output_shape": out_shape, "ops": len(ops), "convs": ops.count("conv"),
+                     "slices": ops.count("slice_by_index"),
+                     "weight_bytes": weights.stat().st_size, "spec_ok": ok})
+    return rows
+
+
+INT8_MIN_AGREEMENT = 90.0  # % of top-1 decisions an int8 artifact must share with fp32 PyTorch
+
+
+def validate(bundle: Bundle, x: np.ndarray, y: np.ndarray | None = None, backends: list[str] | None = None,
+             tolerance: float = 1e-3) -> list[dict]:
+    """One row per width × backend; ``ok`` is false where fp32/fp16 logits differ by more than ``tolerance``
+    (relative to the logit range), an int8 artifact agrees on fewer than INT8_MIN_AGREEMENT % of top-1
+    decisions, or a Core ML spec does not match the manifest."""
+    supernet, configs = supernet_from_bundle(bundle)
+    references = {c.name: reference_logits(supernet, c, x) for c in configs}
+    gate = bundle.manifest.get("gate")
+    choices = gate_choices(supernet, [c for n in gate["widths"] for c in configs if c.name == n], gate, x) \
+        if gate else None
+    scale = max(1.0, max(float(np.abs(r).max()) for r in references.values()))
+    rows = []
+    for backend in backends or bundle.backends:
+        if backend == "coreml":
+            rows += [{**r, "ok": r["spec_ok"]} for r in check_coreml_spec(bundle)]
+        elif backend in RUNNABLE and backend in available():
+            precision = bundle.manifest["artifacts"][backend].get("precision", "fp32")
+            for r in check_runtime(bundle, backend, references, x, y, choices):
+                ok = (r["top1_agreement"] >= INT8_MIN_AGREEMENT if precision == "int8"
+                      else r["max_abs_diff"] <= tolerance * scale)
+                rows.append({**r, "precision": precision, "ok": ok})
+    return rows

@@ -1,0 +1,74 @@
+"""Accuracy and cost of sub-nets: top-1 on a test split, MFLOPs, parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from edgeslim.host.data import Dataset
+from edgeslim.host.nn import Supernet, count_cost
+from edgeslim.subnets import SubnetConfig
+
+
+@torch.no_grad()
+def top1(supernet: Supernet, config: SubnetConfig, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> float:
+    """Top-1 accuracy (%) of ``config`` on normalized images ``x`` (eval mode, the config's BN statistics)."""
+    supernet.set_config(config)
+    was_training = supernet.training
+    supernet.eval()
+    device = next(supernet.parameters()).device
+    correct = 0
+    for i in range(0, len(x), batch_size):
+        logits = supernet(torch.from_numpy(x[i:i + batch_size]).to(device))
+        correct += int((logits.argmax(1).cpu() == torch.from_numpy(y[i:i + batch_size])).sum())
+    supernet.train(was_training)
+    return 100.0 * correct / max(1, len(x))
+
+
+def calibration_batches(dataset: Dataset, samples: int, batch_size: int = 256,
+                        device: str | torch.device = "cpu") -> Iterator[torch.Tensor]:
+    """Normalized training images (the first ``samples``, fixed order) for BN recalibration."""
+    x = dataset.normalize(dataset.x_train[:samples])
+    for i in range(0, len(x), batch_size):
+        yield torch.from_numpy(x[i:i + batch_size]).to(device)
+
+
+def describe(supernet: Supernet, config: SubnetConfig, dataset: Dataset) -> dict:
+    """One row of the width table: name, channels per group, MFLOPs, params, top-1 on the test split."""
+    cost = count_cost(supernet, config)
+    accuracy = top1(supernet, config, dataset.normalize(dataset.x_test), dataset.y_test)
+    return {"name": config.name, "channels": dict(config.channels), "mflops": round(cost.mflops, 4),
+            "params": cost.params, "top1": round(accuracy, 2)}
+
+
+def ship(supernet: Supernet, configs: list[SubnetConfig], dataset: Dataset, calib_samples: int,
+         extra_meta: dict[str, dict] | None = None) -> list[dict]:
+    """Recalibrate BN for each configuration, measure it, and return the run.json entries (metrics in ``meta``)."""
+    device = next(supernet.parameters()).device
+    shipped = []
+    for config in configs:
+        supernet.recalibrate_bn(config, calibration_batches(dataset, calib_samples, device=device))
+        row = describe(supernet, config, dataset)
+        meta = {"mflops": row["mflops"], "params": row["params"], "top1": row["top1"],
+                **(extra_meta or {}).get(config.name, {})}
+        shipped.append(SubnetConfig(row["name"], row["channels"], meta).to_json())
+    return shipped
+
+
+def gated_rows(supernet: Supernet, configs: list[SubnetConfig], dataset: Dataset, gate_info: dict) -> list[dict]:
+    """One row per gate width head: top-1 and average MFLOPs of input-dependent routing on the test split."""
+    from edgeslim.host.gate.routing import RouteCache, ladder_macs, route, routed_metrics
+
+    ladder = [next(c for c in configs if c.name == name) for name in gate_info["widths"]]
+    cache = RouteCache.compute(supernet, ladder, dataset.normalize(dataset.x_test), dataset.y_test)
+    macs = ladder_macs(supernet, ladder)
+    params = count_cost(supernet, ladder[-1]).params
+    rows = []
+    for head in gate_info["heads"]:
+        metrics = routed_metrics(cache, route(supernet, cache, head["name"]), macs)
+        rows.append({"name": f"gate {head['name']}", "complexity_weight": head["complexity_weight"],
+                     "mflops": metrics["mflops"], "params": params, "top1": metrics["top1"],
+                     "share": dict(zip(gate_info["widths"], metrics["share"])), "channels": {}})
+    return rows

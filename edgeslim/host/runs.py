@@ -1,0 +1,168 @@
+"""Run directories: weights in safetensors, everything else in a JSON sidecar; atomic writes, no pickle.
+
+A run directory holds ``run.json`` (model, data, method, channel space, shipped configurations and their
+metrics) and ``model.safetensors`` (supernet weights plus the recalibrated BN statistics of every shipped
+configuration, as ``bn.<config>.<layer>.running_mean|running_var``). While training, the directory is
+``<RUN>.partial`` and also holds ``checkpoint.safetensors`` (weights + optimizer state) for ``--resume``;
+it is renamed to ``<RUN>`` only when the run is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from edgeslim.errors import EdgeslimError
+from edgeslim.host.models import build_supernet
+from edgeslim.host.nn import Supernet
+from edgeslim.jsonfile import read_json
+from edgeslim.subnets import ChannelSpace, SubnetConfig
+
+RUN_SCHEMA = 1
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write ``path`` through a temporary file and a rename, so readers never see half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.replace(tmp, path)
+
+
+def save_tensors_atomic(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None):
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise EdgeslimError(f"{path}: missing; the run directory is incomplete (train it again or --resume)")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise EdgeslimError(f"{path}: not a readable safetensors file ({exc}); the run is corrupt") from None
+
+
+def read_sidecar(path: Path) -> dict:
+    """A run's JSON sidecar (run.json)."""
+    return read_json(path, dict, "a JSON object", f"; is {path.parent} an edgeslim run directory?")
+
+
+def weight_tensors(supernet: Supernet) -> dict[str, torch.Tensor]:
+    """The network's state dict, plus a gate's as ``gate.*``."""
+    tensors = dict(supernet.net.state_dict())
+    if supernet.gate is not None:
+        tensors.update({f"gate.{k}": v for k, v in supernet.gate.state_dict().items()})
+    return tensors
+
+
+def load_weights(supernet: Supernet, tensors: dict[str, torch.Tensor], source: Path) -> None:
+    """Inverse of :func:`weight_tensors` (other keys, e.g. ``bn.*`` or ``optim.*``, are ignored)."""
+    try:
+        supernet.net.load_state_dict({k: v for k, v in tensors.items() if "." in k and k.split(".")[0] not in
+                                      ("bn", "gate", "optim", "ema")})
+        if supernet.gate is not None:
+            supernet.gate.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("gate.")})
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[-1].strip()
+        raise EdgeslimError(f"{source}: weights do not fit the model in run.json ({first})") from None
+
+
+def supernet_tensors(supernet: Supernet, configs: list[SubnetConfig]) -> dict[str, torch.Tensor]:
+    """Weights plus the stored BN statistics of each of ``configs``."""
+    tensors = weight_tensors(supernet)
+    for config in configs:
+        for layer, (mean, var) in supernet.bn_stats.get(config.key(), {}).items():
+            tensors[f"bn.{config.name}.{layer}.running_mean"] = mean
+            tensors[f"bn.{config.name}.{layer}.running_var"] = var
+    return tensors
+
+
+def load_supernet_tensors(supernet: Supernet, tensors: dict[str, torch.Tensor], configs: list[SubnetConfig],
+                          source: Path) -> None:
+    """Inverse of :func:`supernet_tensors`."""
+    load_weights(supernet, tensors, source)
+    layers = [n for n, m in supernet.slim_modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for config in configs:
+        key = f"bn.{config.name}.{layers[0]}.running_mean" if layers else None
+        if key in tensors:
+            supernet.bn_stats[config.key()] = {
+                layer: (tensors[f"bn.{config.name}.{layer}.running_mean"],
+                        tensors[f"bn.{config.name}.{layer}.running_var"]) for layer in layers}
+
+
+@dataclass
+class Run:
+    """A loaded run: its sidecar, its supernet (weights and BN statistics loaded) and shipped configurations."""
+
+    path: Path
+    info: dict
+    supernet: Supernet
+    configs: list[SubnetConfig]
+
+
+def new_supernet(info: dict) -> Supernet:
+    """The run's (untrained) supernet, with its gate and width heads if it has one."""
+    supernet = build_supernet(info["model"], tuple(info["input_shape"]), info["num_classes"], info["granularity"])
+    if "gate" in info:
+        gate = supernet.attach_gate(info["gate"]["before"], len(info["gate"]["widths"]), info["gate"]["hidden"])
+        for head in info["gate"]["heads"]:
+            gate.add_head(head["name"])
+    return supernet
+
+
+def load_run(path: str | Path) -> Run:
+    """Open a complete run directory written by ``edgeslim train``."""
+    path = Path(path)
+    if not path.is_dir():
+        partial = path.with_name(path.name + ".partial")
+        hint = f" ({partial} exists: finish it with 'edgeslim train ... --resume')" if partial.is_dir() else ""
+        raise EdgeslimError(f"{path}: no such run directory{hint}")
+    info = read_sidecar(path / "run.json")
+    if info.get("schema") != RUN_SCHEMA:
+        raise EdgeslimError(f"{path / 'run.json'}: run schema {info.get('schema')!r} is not supported "
+                            f"(this edgeslim reads schema {RUN_SCHEMA})")
+    supernet = new_supernet(info)
+    stored_space = ChannelSpace.from_json(info["space"])
+    if stored_space != supernet.space:
+        raise EdgeslimError(f"{path / 'run.json'}: channel groups differ from the '{info['model']}' model of this "
+                            "edgeslim version; retrain the run")
+    configs = [supernet.space.validate(SubnetConfig.from_json(c)) for c in info["configs"]]
+    load_supernet_tensors(supernet, load_tensors(path / "model.safetensors"), configs, path / "model.safetensors")
+    supernet.eval()
+    return Run(path, info, supernet, configs)
+
+
+def save_run(path: Path, info: dict, supernet: Supernet, configs: list[SubnetConfig]) -> None:
+    """Write the final weights and sidecar into ``path`` (the ``.partial`` directory)."""
+    save_tensors_atomic(path / "model.safetensors", supernet_tensors(supernet, configs))
+    write_atomic(path / "run.json", json.dumps(info, indent=2))
+
+
+def finalize(partial: Path, final: Path) -> None:
+    """Publish a finished run: drop the resume checkpoint and rename ``<RUN>.partial`` to ``<RUN>``."""
+    (partial / "checkpoint.safetensors").unlink(missing_ok=True)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(partial, final)
+
+
+def replace_run(path: Path, info: dict, supernet: Supernet, configs: list[SubnetConfig]) -> None:
+    """Rewrite a complete run in place without ever leaving it half-written (new dir, then swap)."""
+    fresh = path.with_name(path.name + ".new")
+    old = path.with_name(path.name + ".old")
+    for leftover in (fresh, old):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    shutil.copytree(path, fresh)
+    save_run(fresh, info, supernet, configs)
+    os.replace(path, old)
+    os.replace(fresh, path)
+    shutil.rmtree(old)

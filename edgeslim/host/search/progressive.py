@@ -1,0 +1,110 @@
+"""Progressive non-uniform shrinking with a fine-tuning threshold (steps 3 and 4 of the search).
+
+From the full network, every step tries removing the last block of each channel group, recalibrates BN for
+each candidate, measures it on the held-out split, and keeps the candidate that loses the least per unit of
+cost saved. The score uses the held-out cross-entropy rather than top-1: on small held-out splits top-1 moves
+in coarse steps and ties, the loss ranks candidates smoothly. The chain of kept sub-nets is nested (each uses a
+prefix of the previous one's channels). When the newest sub-net's held-out top-1 has dropped by more than
+``threshold`` points since the last fine-tune, the supernet is fine-tuned briefly over the chain found so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from edgeslim.console import console, progress
+from edgeslim.host.nn import Supernet
+from edgeslim.host.search.costs import CostFn
+from edgeslim.subnets import SubnetConfig
+
+
+@dataclass
+class ChainEntry:
+    config: SubnetConfig
+    cost: float
+    val_top1: float
+    val_loss: float
+
+    def to_json(self) -> dict:
+        return {"channels": dict(self.config.channels), "cost": round(self.cost, 5),
+                "val_top1": round(self.val_top1, 2), "val_loss": round(self.val_loss, 5)}
+
+
+@dataclass
+class Chain:
+    entries: list[ChainEntry] = field(default_factory=list)
+    finetunes: list[int] = field(default_factory=list)  # chain positions after which the supernet was fine-tuned
+
+
+class HeldOut:
+    """Measures a configuration on the held-out split, with BN recalibrated on a few training batches."""
+
+    def __init__(self, supernet: Supernet, calib: list[torch.Tensor], x_val: np.ndarray, y_val: np.ndarray):
+        device = next(supernet.parameters()).device
+        self.supernet, self.calib = supernet, [x.to(device) for x in calib]
+        self.x, self.y = torch.from_numpy(x_val).to(device), torch.from_numpy(y_val).to(device)
+
+    @torch.no_grad()
+    def __call__(self, config: SubnetConfig) -> tuple[float, float]:
+        self.supernet.recalibrate_bn(config, self.calib)
+        self.supernet.eval()
+        logits = torch.cat([self.supernet(self.x[i:i + 500]) for i in range(0, len(self.x), 500)])
+        self.supernet.bn_stats.pop(config.key(), None)  # candidates' statistics are not kept
+        return 100.0 * float((logits.argmax(1) == self.y).float().mean()), float(F.cross_entropy(logits, self.y))
+
+
+def shrink_candidates(supernet: Supernet, config: SubnetConfig) -> list[SubnetConfig]:
+    """``config`` with one block removed from one group, for every group that can still shrink."""
+    candidates = []
+    for group in supernet.space.groups:
+        choices = group.choices()
+        i = choices.index(config.channels[group.name])
+        if i > 0:
+            candidates.append(SubnetConfig("candidate", {**config.channels, group.name: choices[i - 1]}))
+    return candidates
+
+
+def progressive_search(supernet: Supernet, held_out: HeldOut, cost: CostFn, min_cost: float, threshold: float,
+                       finetune: Callable[[list[SubnetConfig]], None], show_progress: bool = True) -> Chain:
+    """The nested chain from the full network down to ``min_cost`` (or the smallest sub-net)."""
+    current = supernet.space.largest()
+    full_cost = cost(current)
+    top1, loss = held_out(current)
+    chain = Chain([ChainEntry(current, full_cost, top1, loss)])
+    reference = top1
+    with progress(show_progress) as bar:
+        most_steps = sum(len(g.choices()) - 1 for g in supernet.space.groups)
+        task = bar.add_task("search", total=most_steps, status="")
+        while chain.entries[-1].cost > min_cost:
+            last = chain.entries[-1]
+            best = None
+            for candidate in shrink_candidates(supernet, last.config):
+                c_cost = cost(candidate)
+                if c_cost >= last.cost:
+                    continue
+                c_top1, c_loss = held_out(candidate)
+                score = (c_loss - last.val_loss) / (last.cost - c_cost)
+                if best is None or score < best[0]:
+                    best = (score, candidate, c_cost, c_top1, c_loss)
+            if best is None:
+                break
+            _, candidate, c_cost, c_top1, c_loss = best
+            config = SubnetConfig(f"chain{len(chain.entries)}", dict(candidate.channels))
+            chain.entries.append(ChainEntry(config, c_cost, c_top1, c_loss))
+            if reference - c_top1 > threshold:
+                finetune([e.config for e in chain.entries])
+                c_top1, c_loss = held_out(config)
+                chain.entries[-1] = ChainEntry(config, chain.entries[-1].cost, c_top1, c_loss)
+                chain.finetunes.append(len(chain.entries) - 1)
+                reference = c_top1
+            bar.update(task, advance=1, status=f"{len(chain.entries)} sub-nets, top-1 {c_top1:.1f}, "
+                                               f"{len(chain.finetunes)} fine-tunes")
+        bar.update(task, total=len(chain.entries) - 1, completed=len(chain.entries) - 1)
+    if show_progress:
+        console.print(f"search chain: {len(chain.entries)} nested sub-nets, {len(chain.finetunes)} fine-tunes")
+    return chain
