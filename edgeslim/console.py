@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -35,7 +35,9 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
-def success(what: str, path: Path, seconds: float) -> None:
-    """The one line per artifact: what, where, how big, how long."""
+def success(what: str, path: Path, seconds: float, detail: str = "", size: int | None = None) -> None:
+    """The one line per artifact, for every command: what, where, (what is inside,) how big, how long."""
+    size = size_of(path) if size is None else size
+    inside = f"{detail}, " if detail else ""
     console.print(f"[green]✓[/green] {what} saved to {os.path.relpath(path)} "
-                  f"({human_bytes(size_of(path))}, {seconds:.1f} s)")
+                  f"({inside}{human_bytes(size)}, {seconds:.1f} s)", soft_wrap=True)

@@ -1,5 +1,7 @@
 """Backend interpreters behind one interface: load an artifact, run one width on one input (torch-free import).
 
+The ``engine`` column of :data:`edgeslim.backends.BACKENDS` names these classes.
+
 Every engine prepares all widths when it is created, so switching width is a dictionary lookup, not a reload.
 TFLite runs through ai-edge-litert or tflite-runtime (the device install); ExecuTorch through its Python
 runtime (which brings torch, so it is imported only when used). Core ML runs on Apple devices only.
@@ -7,12 +9,9 @@ runtime (which brings torch, so it is imported only when used). Core ML runs on 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import numpy as np
-
-RUNNABLE = ("executorch", "tflite")
 
 
 def _tflite_interpreter():
@@ -21,16 +20,6 @@ def _tflite_interpreter():
     except ImportError:
         from tflite_runtime.interpreter import Interpreter
     return Interpreter
-
-
-def available() -> list[str]:
-    """The backends this machine can run."""
-    found = []
-    if importlib.util.find_spec("executorch") is not None:
-        found.append("executorch")
-    if importlib.util.find_spec("ai_edge_litert") or importlib.util.find_spec("tflite_runtime"):
-        found.append("tflite")
-    return found
 
 
 class TFLiteEngine:
@@ -102,9 +91,6 @@ class ExecuTorchEngine:
 
     def run_all(self, width: str, x: np.ndarray) -> list[np.ndarray]:
         return [out.numpy() for out in self.methods[width].execute([self._torch.from_numpy(x)])]
-
-
-ENGINES = {"tflite": TFLiteEngine, "executorch": ExecuTorchEngine}
 
 
 def default_threads() -> int:

@@ -8,7 +8,8 @@ import numpy as np
 
 from edgeslim.errors import EdgeslimError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm")
+# Image files the data loaders and the live loop read (Pillow or OpenCV decodes them).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
 
 def preprocess(image: np.ndarray, spec: dict) -> np.ndarray:

@@ -9,7 +9,6 @@ per-sub-net latency table `edgeslim search --latency-table` reads.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import random
 import re
@@ -21,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeslim.device.bundle.manifest import Bundle
 from edgeslim.device.runtime import DynamicModel
 from edgeslim.device.telemetry import CsvPowerMeter, ThermalZones, UMMeter
-
-PROFILE_FORMAT = "edgeslim-profile/1"
-LATENCY_FORMAT = "edgeslim-latency/1"
+from edgeslim.errors import EdgeslimError
+from edgeslim.files import write_atomic
+from edgeslim.formats import LATENCY, PROFILE
+from edgeslim.options import with_fields
 
 
 def device_name() -> str:
@@ -43,14 +44,16 @@ def open_meter(spec: str):
         return CsvPowerMeter(url)
     if kind == "um" and url:
         return UMMeter(url)
-    from edgeslim.errors import EdgeslimError
-
     raise EdgeslimError(f"--meter {spec}: expected csv:URL or um:URL (a pyserial URL such as /dev/ttyUSB0, "
                         f"socket://host:port or loop://)")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProfileOptions:
+    """``backend`` (default: the first of the bundle's that runs here), timed ``runs`` and untimed ``warmup``
+    calls per width, interpreter ``threads`` (default: the target's), a serial power ``meter`` (``csv:URL`` or
+    ``um:URL``) and the ``device`` name the profile is saved under (default: the board's model)."""
+
     backend: str | None = None
     runs: int = 200
     warmup: int = 20
@@ -58,6 +61,40 @@ class ProfileOptions:
     meter: str | None = None
     device: str | None = None
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.runs < 5:
+            raise EdgeslimError(f"--runs {self.runs}: use at least 5 timed runs per width")
+        if self.warmup < 0:
+            raise EdgeslimError(f"--warmup {self.warmup}: use 0 or more untimed runs")
+        if self.threads is not None and self.threads < 1:
+            raise EdgeslimError(f"--threads {self.threads}: use at least 1 (or leave it out for the target's)")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A measured profile (``profiles/<device>.json`` of a bundle): per width p50/p90/p99, first run, samples."""
+
+    path: Path
+    data: dict
+
+    @property
+    def device(self) -> str:
+        return self.data["device"]
+
+    @property
+    def backend(self) -> str:
+        return self.data["backend"]
+
+    @property
+    def widths(self) -> list[dict]:
+        return self.data["widths"]
+
+    def p50_ms(self) -> dict[str, float]:
+        return {w["name"]: w["p50_ms"] for w in self.widths}
+
+    def latency_table(self) -> dict:
+        return latency_table(self.data)
 
 
 def _percentile(samples: np.ndarray, q: float) -> float:
@@ -86,12 +123,15 @@ def _power_while_running(model: DynamicModel, x: np.ndarray, meter, window_start
                 power.append(reading.power_w)
 
 
-def profile(bundle_path: str | Path, options: ProfileOptions, on_width=None) -> dict:
-    """Measure every width; returns the profile (also written into the bundle's ``profiles/``)."""
+def profile(bundle: Bundle | str | Path, options: ProfileOptions | None = None, /, on_width=None,
+            **fields) -> Profile:
+    """Measure every width of ``bundle`` like benchmark_model; the profile is also written into the bundle's
+    ``profiles/``. ``fields`` override :class:`ProfileOptions`; ``on_width(row)`` is called after each width."""
+    options = with_fields(ProfileOptions, options, fields)
     started = time.perf_counter()
     thermal = ThermalZones()
     temperature_start = getattr(thermal.read(), "temperature_c", None)
-    model = DynamicModel.open(bundle_path, backend=options.backend, threads=options.threads)
+    model = DynamicModel.open(bundle, backend=options.backend, threads=options.threads)
     if model.gate:  # each width alone (gate program + that width's remainder): the cost of the controller's cap
         model.set_routing("fixed")
     meter = open_meter(options.meter) if options.meter else None
@@ -127,7 +167,7 @@ def profile(bundle_path: str | Path, options: ProfileOptions, on_width=None) -> 
     if meter is not None:
         meter.close()
     result = {
-        "format": PROFILE_FORMAT, "device": options.device or device_name(), "machine": platform.machine(),
+        "format": PROFILE, "device": options.device or device_name(), "machine": platform.machine(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "backend": model.backend,
         "threads": model.threads, "runs": options.runs, "warmup": options.warmup, "order": order,
         "load_ms": {"import_runtime": round(model.import_ms, 3), "rebuild_artifact": round(model.materialize_ms, 3),
@@ -137,29 +177,26 @@ def profile(bundle_path: str | Path, options: ProfileOptions, on_width=None) -> 
         "meter": options.meter, "seconds": round(time.perf_counter() - started, 2),
         "widths": [rows[w] for w in model.widths],
     }
-    _write(model.bundle.path, result)
-    return result
+    return Profile(_write(model.bundle.path, result), result)
 
 
 def latency_table(profile_data: dict) -> dict:
     """The per-sub-net latency table (p50 per width, by MFLOPs) for `edgeslim search --latency-table`."""
-    return {"format": LATENCY_FORMAT, "device": profile_data["device"], "backend": profile_data["backend"],
+    return {"format": LATENCY, "device": profile_data["device"], "backend": profile_data["backend"],
             "threads": profile_data["threads"],
             "subnets": [{"name": w["name"], "mflops": w["mflops"], "ms": w["p50_ms"]} for w in profile_data["widths"]]}
 
 
-def _write(bundle: Path, data: dict) -> None:
+def _write(bundle: Path, data: dict) -> Path:
     directory = bundle / "profiles"
     directory.mkdir(exist_ok=True)
     for name, payload in ((f"{data['device']}.json", data), (f"{data['device']}.latency.json", latency_table(data))):
-        tmp = directory / (name + ".tmp")
-        tmp.write_text(json.dumps(payload, indent=1))
-        os.replace(tmp, directory / name)
+        write_atomic(directory / name, json.dumps(payload, indent=1))
+    return directory / f"{data['device']}.json"
 
 
 def load_profile(bundle: Path, device: str | None = None) -> dict:
     """The bundle's profile for ``device`` (default: the only or the newest one)."""
-    from edgeslim.errors import EdgeslimError
     from edgeslim.jsonfile import read_json
 
     directory = Path(bundle) / "profiles"

@@ -1,8 +1,10 @@
 """The device runtime: open a bundle, run any width, switch width without reloading (torch-free).
 
 >>> model = DynamicModel.open("bundle/", backend="tflite")
+>>> model.widths                      # smallest first, e.g. ['w025', 'w050', 'w075', 'w100']
 >>> model.set_width("w050")           # a dictionary lookup: every width was prepared at open
->>> logits = model(x)                 # x: float32 NCHW, preprocessed as the manifest says
+>>> scores = model.predict(image)     # a raw image (HxW[xC] uint8 or float in [0, 1]): class scores
+>>> logits = model(x)                 # x: float32 (1, C, H, W), already preprocessed as the manifest says
 >>> model.last_ms                     # latency of that call
 
 A gated (DS-Net++) bundle runs every call as two programs: ``gate`` (the shared first layers, the attention and
@@ -18,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeslim.backends import BACKENDS, runnable_here
 from edgeslim.device.bundle.manifest import Bundle, BundleError, open_bundle
-from edgeslim.device.engines import ENGINES, RUNNABLE, available, default_threads
+from edgeslim.device.engines import default_threads
+from edgeslim.device.preprocess import preprocess
 from edgeslim.errors import unknown_name
 from edgeslim.quiet import quiet
 
@@ -37,9 +41,10 @@ class DynamicModel:
             entries[GATE] = self.gate["entry"]
             self._ladder = self.gate["widths"]
             self.head = [h["name"] for h in self.gate["heads"]].index(self.gate["default"])
+        engine = BACKENDS[backend].load_engine()
         started = time.perf_counter()
         with quiet():
-            ENGINES[backend].load_runtime()
+            engine.load_runtime()
         self.import_ms = (time.perf_counter() - started) * 1e3
         started = time.perf_counter()
         data = bundle.artifact_bytes(backend)
@@ -49,7 +54,7 @@ class DynamicModel:
         self.first_run_ms: dict[str, float] = {}
         try:
             with quiet():  # interpreters log delegate and CPU-detection lines at load and first run
-                self.engine = ENGINES[backend](data, entries, threads)
+                self.engine = engine(data, entries, threads)
                 self.init_ms = (time.perf_counter() - started) * 1e3
                 zeros = np.zeros(self.input_shape, np.float32)
                 if self.gate:
@@ -68,12 +73,12 @@ class DynamicModel:
         self.last_width = self.width
 
     @classmethod
-    def open(cls, path: str | Path, backend: str | None = None, threads: int | None = None,
+    def open(cls, bundle: Bundle | str | Path, backend: str | None = None, threads: int | None = None,
              verify: bool = True) -> DynamicModel:
-        """Open the bundle at ``path`` on ``backend`` (default: the first of the target's backends this machine
-        can run) with ``threads`` (default: the target profile's)."""
-        bundle = open_bundle(path, verify=verify)
-        runnable = [b for b in bundle.backends if b in RUNNABLE and b in available()]
+        """Open ``bundle`` (an opened :class:`Bundle` or its path) on ``backend`` (default: the first of the
+        target's backends this machine can run) with ``threads`` (default: the target profile's)."""
+        bundle = bundle if isinstance(bundle, Bundle) else open_bundle(bundle, verify=verify)
+        runnable = [b for b in bundle.backends if b in runnable_here()]
         if backend is None:
             if not runnable:
                 raise BundleError(f"{bundle.path}: none of its backends ({', '.join(bundle.backends)}) runs on this "
@@ -113,7 +118,18 @@ class DynamicModel:
             self.head = names.index(head)
         self.routing = routing
 
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        """Class scores (logits) of a raw image — HxW or HxWxC, uint8 or float in [0, 1], or CxHxW float as in
+        the bundle's samples — preprocessed as the manifest says (resize, channels, mean/std); a batch of them
+        (one more leading axis) gives one row per image."""
+        image = np.asarray(image)
+        channels = self.input_shape[1]
+        if image.ndim == 4 or image.ndim == 3 and image.shape[-1] not in (1, 3, 4) and image.shape[0] != channels:
+            return np.stack([self.predict(one) for one in image])
+        return self(preprocess(image, self.bundle.manifest["input"]))[0]
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Logits (1, classes) of one preprocessed input ``x`` of ``input_shape`` at the current width."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         started = time.perf_counter()
         if not self.gate:

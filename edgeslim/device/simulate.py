@@ -13,25 +13,67 @@ deadline within the same thermal/battery caps (caps are product rules, not predi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edgeslim.device.bundle.manifest import Bundle, open_bundle
 from edgeslim.device.controller import Policy, WidthController
+from edgeslim.device.profile import load_profile
 from edgeslim.device.telemetry import Reading
-from edgeslim.device.telemetry.replay import load_trace
+from edgeslim.device.telemetry.replay import load_trace, trace_path
 from edgeslim.errors import EdgeslimError
+from edgeslim.options import with_fields
 
 
-@dataclass
+@dataclass(frozen=True)
 class SimulationOptions:
+    """The stream (``fps``), the latency SLO (default: the target profile's), the throttling model, and which
+    profile of the bundle to replay (``profile_device``, default: the newest)."""
+
     slo_ms: float | None = None
     fps: float = 30.0
     throttle_factor: float = 2.0
     thermal_slope: float = 0.02
     thermal_knee_c: float = 60.0
     seed: int = 0
+    profile_device: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.slo_ms is not None and self.slo_ms <= 0:
+            raise EdgeslimError(f"--slo-ms {self.slo_ms}: use a positive latency in milliseconds")
+        if self.fps <= 0 or self.throttle_factor < 1:
+            raise EdgeslimError("--fps must be positive and --throttle-factor at least 1")
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """What :func:`simulate` returns: per policy the deadline misses, mean top-1, switches and time per width
+    (``summary``), and the controller's per-frame ``timeline``."""
+
+    summary: dict
+    timeline: dict
+
+    @property
+    def policies(self) -> dict[str, dict]:
+        return self.summary["policies"]
+
+    def plot(self, path: str | Path) -> Path:
+        """Width and latency over time under the controller, as a PNG (needs matplotlib)."""
+        return plot_timeline({**self.summary, "timeline": self.timeline}, Path(path))
+
+
+def simulate(bundle: Bundle | str | Path, trace: str | Path, options: SimulationOptions | None = None, /,
+             **fields) -> Simulation:
+    """Replay telemetry ``trace`` (a file, or a shipped trace's name such as ``throttling-ramp``) against the
+    bundle's measured latency profile: the controller against always-largest, always-smallest and an oracle.
+    ``fields`` override :class:`SimulationOptions`."""
+    options = with_fields(SimulationOptions, options, fields)
+    bundle = bundle if isinstance(bundle, Bundle) else open_bundle(bundle, verify=False)
+    result = replay(load_profile(bundle.path, options.profile_device), bundle.manifest.get("policy", {}),
+                    trace, options)
+    return Simulation({k: v for k, v in result.items() if k != "timeline"}, result["timeline"])
 
 
 def slowdown(reading: Reading | None, options: SimulationOptions) -> float:
@@ -46,14 +88,15 @@ def slowdown(reading: Reading | None, options: SimulationOptions) -> float:
 
 class _Trace:
     def __init__(self, path: str | Path):
-        self.samples = load_trace(path)
+        self.path = trace_path(path)
+        self.samples = load_trace(self.path)
         self.times = np.array([t for t, _ in self.samples])
 
     def at(self, t: float) -> Reading:
         return self.samples[max(0, int(np.searchsorted(self.times, t, side="right")) - 1)][1]
 
 
-def simulate(profile: dict, manifest_policy: dict, trace_path: str | Path, options: SimulationOptions) -> dict:
+def replay(profile: dict, manifest_policy: dict, trace_path: str | Path, options: SimulationOptions) -> dict:
     """Run the four policies over the trace; returns their summaries and per-frame timelines."""
     widths = sorted(profile["widths"], key=lambda w: w["mflops"])
     if any(not w.get("samples_ms") for w in widths):
@@ -76,9 +119,12 @@ def simulate(profile: dict, manifest_policy: dict, trace_path: str | Path, optio
     latency *= factor[:, None]
 
     clock = {"t": 0.0}
-    controller = WidthController([w["p50_ms"] for w in widths], policy, telemetry=lambda: trace.at(clock["t"]),
+    # rung costs for the step-up prediction: a wider width is never taken as cheaper than a narrower one (on a
+    # loaded machine the measured p50s of tiny widths need not grow with width)
+    costs = np.maximum.accumulate([w["p50_ms"] for w in widths]).tolist()
+    controller = WidthController(costs, policy, telemetry=lambda: trace.at(clock["t"]),
                                  clock=lambda: clock["t"])
-    cap_tracker = WidthController([w["p50_ms"] for w in widths], policy)
+    cap_tracker = WidthController(costs, policy)
     chosen = {name: np.empty(frames, dtype=int) for name in ("controller", "oracle")}
     caps = np.empty(frames, dtype=int)
     period = policy.telemetry_period_s
@@ -108,9 +154,9 @@ def simulate(profile: dict, manifest_policy: dict, trace_path: str | Path, optio
             "time_per_width_pct": {w["name"]: round(100.0 * float((rungs == i).mean()), 2)
                                    for i, w in enumerate(widths)},
         }
-    return {"trace": str(trace_path), "frames": frames, "duration_s": duration, "fps": options.fps,
+    return {"trace": str(trace.path), "frames": frames, "duration_s": duration, "fps": options.fps,
             "slo_ms": policy.slo_ms, "profile_device": profile["device"], "backend": profile["backend"],
-            "options": vars(options), "policies": results,
+            "options": asdict(options), "policies": results,
             "timeline": {"t": times, "rung": chosen["controller"], "oracle": chosen["oracle"], "cap": caps,
                          "latency_ms": latency[np.arange(frames), chosen["controller"]], "factor": factor,
                          "temperature_c": np.array([r.temperature_c if r.temperature_c is not None else np.nan

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgeslim.backends import BACKENDS, PRECISIONS
 from edgeslim.device.controller import Policy
 from edgeslim.device.telemetry import (
     CpuFreq,
@@ -22,8 +23,6 @@ from edgeslim.errors import EdgeslimError, unknown_name
 from edgeslim.jsonfile import read_json
 from edgeslim.resources import data_dir
 
-BACKENDS = ("executorch", "coreml", "tflite")
-PRECISIONS = ("fp32", "fp16", "int8")
 TELEMETRY = {
     "thermal": lambda s: ThermalZones(s.get("root", "/sys/class/thermal")),
     "cpufreq": lambda s: CpuFreq(s.get("root", "/sys/devices/system/cpu")),

@@ -72,3 +72,28 @@ def gated_rows(supernet: Supernet, configs: list[SubnetConfig], dataset: Dataset
                      "mflops": metrics["mflops"], "params": params, "top1": metrics["top1"],
                      "share": dict(zip(gate_info["widths"], metrics["share"])), "channels": {}})
     return rows
+
+
+def evaluate_run(run, data: str | None = None, widths: str | None = None, configs: str | None = None
+                 ) -> tuple[Dataset, list[dict]]:
+    """The width table of ``run`` on ``data`` (default: its own test split): every shipped configuration, any
+    extra uniform ``widths`` ("0.3,0.6") or ``configs`` (a JSON file), BN recalibrated for those on the fly; then
+    one row per gate width head (with ``share``: the images per width) for a gated run."""
+    from edgeslim.errors import EdgeslimError
+    from edgeslim.host.data import load_dataset
+    from edgeslim.subnets import load_configs
+
+    info = run.info
+    dataset = load_dataset(data or info["data"], info["options"]["seed"])
+    if dataset.input_shape != tuple(info["input_shape"]) or dataset.num_classes != info["num_classes"]:
+        raise EdgeslimError(f"--data {data}: {dataset.input_shape} inputs and {dataset.num_classes} classes, "
+                            f"but the run expects {tuple(info['input_shape'])} and {info['num_classes']}")
+    space = run.supernet.space
+    extra = (space.parse_widths(widths) if widths else []) + (load_configs(configs, space) if configs else [])
+    for config in extra:
+        if config.key() not in run.supernet.bn_stats:
+            run.supernet.recalibrate_bn(config, calibration_batches(dataset, info["options"]["calib_samples"]))
+    rows = [describe(run.supernet, c, dataset) for c in run.configs + extra]
+    if "gate" in info:
+        rows += gated_rows(run.supernet, run.configs, dataset, info["gate"])
+    return dataset, rows

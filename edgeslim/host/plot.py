@@ -30,3 +30,16 @@ def plot_accuracy(curves: dict[str, list[dict]], path: Path, title: str) -> Path
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_run(run, path: Path, rows: list[dict], data: str | None = None) -> Path:
+    """``run``'s accuracy-vs-MFLOPs plot from its width-table ``rows`` (gate rows carry ``share``)."""
+    static = [r for r in rows if "share" not in r]
+    gated = [r for r in rows if "share" in r]
+    curves = {run.info["method"] + (" static widths" if gated else ""): static}
+    if gated:
+        curves["gate (input-dependent width)"] = gated
+    if run.info.get("before_search"):  # the uniform widths as measured before the search changed the weights
+        curves["uniform widths, before search"] = [{"name": c["name"], **c["meta"]} for c in run.info["before_search"]]
+    dataset = data or run.info["dataset"]
+    return plot_accuracy(curves, path, f"{run.info['model']} on {dataset}: accuracy vs MFLOPs")

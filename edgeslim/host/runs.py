@@ -10,7 +10,6 @@ it is renamed to ``<RUN>`` only when the run is complete.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,25 +19,17 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from edgeslim.errors import EdgeslimError
-from edgeslim.host.models import build_supernet
+from edgeslim.files import atomic_path, publish_dir, write_atomic
+from edgeslim.formats import RUN
+from edgeslim.host.models import MODELS, build_supernet
 from edgeslim.host.nn import Supernet
 from edgeslim.jsonfile import read_json
 from edgeslim.subnets import ChannelSpace, SubnetConfig
 
-RUN_SCHEMA = 1
-
-
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write ``path`` through a temporary file and a rename, so readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
-
 
 def save_tensors_atomic(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None):
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -100,16 +91,46 @@ def load_supernet_tensors(supernet: Supernet, tensors: dict[str, torch.Tensor], 
 
 @dataclass
 class Run:
-    """A loaded run: its sidecar, its supernet (weights and BN statistics loaded) and shipped configurations."""
+    """A trained run (``edgeslim.train`` / ``load_run``): its directory, its run.json (``info``), the supernet
+    with weights and per-configuration BN statistics, and its shipped configurations."""
 
     path: Path
     info: dict
     supernet: Supernet
     configs: list[SubnetConfig]
 
+    def __repr__(self) -> str:
+        return (f"Run({str(self.path)!r}, model={self.info['model']!r}, method={self.info['method']!r}, "
+                f"configs={[c.name for c in self.configs]})")
+
+    @property
+    def shipped(self) -> list[dict]:
+        """The shipped configurations as run.json records them: name, channels, MFLOPs, params, test top-1."""
+        return [{"name": c["name"], "channels": c["channels"], **c.get("meta", {})} for c in self.info["configs"]]
+
+    def evaluate(self, data: str | None = None, widths: str | None = None, configs: str | None = None
+                 ) -> list[dict]:
+        """Rows of the width table (name, channels, MFLOPs, params, top-1 on ``data``, default the run's test
+        split); extra uniform ``widths`` ("0.3,0.6") or ``configs`` (JSON file) are recalibrated on the fly;
+        a gated run adds one row per gate width head (``share``: the images per width)."""
+        from edgeslim.host.evaluate import evaluate_run
+
+        return evaluate_run(self, data, widths, configs)[1]
+
+    def plot(self, path: str | Path, data: str | None = None, rows: list[dict] | None = None) -> Path:
+        """Accuracy vs MFLOPs as a PNG: the shipped configurations (``rows`` from :meth:`evaluate`, else
+        evaluated on ``data``), a gate's heads, and the uniform widths measured before a search."""
+        from edgeslim.host.plot import plot_run
+
+        return plot_run(self, Path(path), self.evaluate(data) if rows is None else rows, data)
+
 
 def new_supernet(info: dict) -> Supernet:
     """The run's (untrained) supernet, with its gate and width heads if it has one."""
+    if info["model"] not in MODELS:
+        raise EdgeslimError(f"model '{info['model']}' is neither built in nor registered in this process; a run "
+                            "trained from your own module needs it registered first: "
+                            f"edgeslim.register_model('{info['model']}', factory)")
     supernet = build_supernet(info["model"], tuple(info["input_shape"]), info["num_classes"], info["granularity"])
     if "gate" in info:
         gate = supernet.attach_gate(info["gate"]["before"], len(info["gate"]["widths"]), info["gate"]["hidden"])
@@ -126,9 +147,9 @@ def load_run(path: str | Path) -> Run:
         hint = f" ({partial} exists: finish it with 'edgeslim train ... --resume')" if partial.is_dir() else ""
         raise EdgeslimError(f"{path}: no such run directory{hint}")
     info = read_sidecar(path / "run.json")
-    if info.get("schema") != RUN_SCHEMA:
+    if info.get("schema") != RUN:
         raise EdgeslimError(f"{path / 'run.json'}: run schema {info.get('schema')!r} is not supported "
-                            f"(this edgeslim reads schema {RUN_SCHEMA})")
+                            f"(this edgeslim reads schema {RUN})")
     supernet = new_supernet(info)
     stored_space = ChannelSpace.from_json(info["space"])
     if stored_space != supernet.space:
@@ -149,20 +170,13 @@ def save_run(path: Path, info: dict, supernet: Supernet, configs: list[SubnetCon
 def finalize(partial: Path, final: Path) -> None:
     """Publish a finished run: drop the resume checkpoint and rename ``<RUN>.partial`` to ``<RUN>``."""
     (partial / "checkpoint.safetensors").unlink(missing_ok=True)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(partial, final)
+    publish_dir(partial, final)
 
 
 def replace_run(path: Path, info: dict, supernet: Supernet, configs: list[SubnetConfig]) -> None:
     """Rewrite a complete run in place without ever leaving it half-written (new dir, then swap)."""
     fresh = path.with_name(path.name + ".new")
-    old = path.with_name(path.name + ".old")
-    for leftover in (fresh, old):
-        if leftover.exists():
-            shutil.rmtree(leftover)
+    shutil.rmtree(fresh, ignore_errors=True)
     shutil.copytree(path, fresh)
     save_run(fresh, info, supernet, configs)
-    os.replace(path, old)
-    os.replace(fresh, path)
-    shutil.rmtree(old)
+    publish_dir(fresh, path)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 from edgeslim.device.bundle.manifest import Bundle, BundleError, open_bundle
+from edgeslim.files import write_atomic
 
 __all__ = ["Bundle", "BundleError", "open_bundle", "unpack"]
 
@@ -24,8 +24,6 @@ def unpack(bundle_path: str | Path, out: str | Path) -> list[Path]:
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(source, target)
         else:
-            tmp = target.with_name(target.name + ".tmp")
-            tmp.write_bytes(bundle.artifact_bytes(backend))
-            os.replace(tmp, target)
+            write_atomic(target, bundle.artifact_bytes(backend))
         written.append(target)
     return written

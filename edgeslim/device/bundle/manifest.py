@@ -17,7 +17,6 @@ Layout of a bundle directory::
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import tarfile
@@ -29,8 +28,10 @@ import numpy as np
 
 from edgeslim.device.bundle.skeleton import assemble
 from edgeslim.errors import EdgeslimError
+from edgeslim.files import publish_dir
+from edgeslim.formats import BUNDLE
+from edgeslim.jsonfile import read_json
 
-SCHEMA = "edgeslim-bundle/1"
 MANIFEST = "manifest.json"
 BLOB = "weights.safetensors"
 SAMPLES = "samples.npz"
@@ -76,6 +77,14 @@ class Bundle:
     @property
     def backends(self) -> list[str]:
         return list(self.manifest["artifacts"])
+
+    def samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """The few raw test images (N, C, H, W floats in [0, 1]) and labels the build stored in the bundle."""
+        entry = self.manifest.get("samples")
+        if not entry:
+            raise BundleError(f"{self.path}: has no samples; rebuild the bundle")
+        with np.load(self.path / entry["file"], allow_pickle=False) as data:
+            return data["x"], data["y"]
 
     def blob(self) -> dict[str, np.ndarray]:
         if self._blob is None:
@@ -124,14 +133,10 @@ def _read_manifest(path: Path) -> dict:
         raise BundleError(f"{path}: no such bundle; build one with `edgeslim build RUN --target ...`")
     if not file.is_file():
         raise BundleError(f"{path}: not an edgeslim bundle (no {MANIFEST})")
-    try:
-        manifest = json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{file}: not valid JSON ({exc}); the bundle is corrupt, rebuild it") from None
-    if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
-        found = manifest.get("schema") if isinstance(manifest, dict) else type(manifest).__name__
-        raise BundleError(f"{file}: not an {SCHEMA} manifest (schema: {found!r}); rebuild the bundle with this "
-                          f"edgeslim version")
+    manifest = read_json(file, dict, f"an {BUNDLE} manifest", error=BundleError)
+    if manifest.get("schema") != BUNDLE:
+        raise BundleError(f"{file}: not an {BUNDLE} manifest (schema: {manifest.get('schema')!r}); rebuild the "
+                          f"bundle with this edgeslim version")
     for key in ("widths", "artifacts", "input", "blob", "tensors"):
         if key not in manifest:
             raise BundleError(f"{file}: missing '{key}'; the bundle is corrupt, rebuild it")
@@ -163,8 +168,7 @@ def unpack_archive(archive: Path) -> Path:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BundleError(f"{archive}: not a readable bundle archive ({reason}); copy it again or rebuild "
                           f"it") from None
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
+    publish_dir(tmp, target)
     return target
 
 

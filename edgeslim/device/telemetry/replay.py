@@ -23,10 +23,25 @@ def _value(column: str, text):
     return float(text)
 
 
+def trace_path(name: str | Path) -> Path:
+    """A trace file, or the name of a shipped one (``throttling-ramp`` → calibration/trace-throttling-ramp.csv)."""
+    path = Path(name)
+    if path.exists():
+        return path
+    from edgeslim.resources import data_dir
+
+    shipped = {p.stem.removeprefix("trace-"): p for p in data_dir("calibration").glob("trace-*.*")}
+    if str(name) in shipped:
+        return shipped[str(name)]
+    if path.name in {p.name for p in shipped.values()}:
+        return data_dir("calibration") / path.name
+    return path
+
+
 def load_trace(path: str | Path) -> list[tuple[float, Reading]]:
     """A trace (CSV with a header, or a JSON list of objects): column ``t`` in seconds plus any of
-    temperature_c, throttled, battery_pct, charging, power_w; sorted by time."""
-    path = Path(path)
+    temperature_c, throttled, battery_pct, charging, power_w; sorted by time. ``path`` may name a shipped trace."""
+    path = trace_path(path)
     try:
         text = path.read_text()
     except OSError as exc:

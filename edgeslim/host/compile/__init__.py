@@ -1,5 +1,5 @@
-"""Host side of `edgeslim build`: fold, export, cut the weights out, write and validate the bundle."""
+"""The bundle compiler (`edgeslim build`): fold, export, cut the weights out, write and validate the bundle."""
 
-from edgeslim.host.compile.builder import BuildOptions, build
+from edgeslim.host.compile.options import BuildOptions
 
-__all__ = ["BuildOptions", "build"]
+__all__ = ["BuildOptions"]

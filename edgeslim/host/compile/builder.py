@@ -11,13 +11,11 @@ Steps (all inside ``<OUT>.partial``, renamed to ``<OUT>`` only when everything s
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tarfile
 import time
 import zlib
 from contextlib import nullcontext
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,51 +23,25 @@ import numpy as np
 import torch
 
 from edgeslim import __version__
-from edgeslim.console import console, human_bytes, size_of
-from edgeslim.device.bundle.manifest import BLOB, MANIFEST, SAMPLES, SCHEMA, open_bundle, sha256_bytes, sha256_of
-from edgeslim.device.targets import BACKENDS, PRECISIONS, load_target
-from edgeslim.errors import EdgeslimError, unknown_name
-from edgeslim.host.compile.coreml import export_coreml
-from edgeslim.host.compile.exporters import export_executorch, export_tflite
+from edgeslim.backends import BACKENDS
+from edgeslim.console import console, size_of, success
+from edgeslim.device.bundle.manifest import BLOB, MANIFEST, SAMPLES, open_bundle, sha256_bytes, sha256_of
+from edgeslim.device.targets import load_target
+from edgeslim.errors import EdgeslimError
+from edgeslim.files import atomic_path, publish_dir
+from edgeslim.formats import BUNDLE
+from edgeslim.host.compile.exporters import ExportJob
 from edgeslim.host.compile.folding import blob_tensors, folded_width
+from edgeslim.host.compile.options import BuildOptions
 from edgeslim.host.compile.punch import punch
-from edgeslim.host.compile.validate import validate
+from edgeslim.host.compile.validate import validate, validation_data
 from edgeslim.host.data import load_dataset
 from edgeslim.host.gate.programs import gate_recipes, gated_programs
-from edgeslim.host.runs import load_run
+from edgeslim.host.runs import Run, load_run
 from edgeslim.jsonfile import read_json
 from edgeslim.resources import data_dir
 
-ARTIFACTS = {"executorch": "model.pte", "tflite": "model.tflite", "coreml": "model.mlpackage"}
-LABELS = {"executorch": "ExecuTorch .pte (XNNPACK)", "tflite": "TFLite .tflite", "coreml": "Core ML .mlpackage"}
-# fp16 where the backend supports it; the others keep fp32 (recorded per artifact in the manifest).
-FP16_BACKENDS = ("coreml",)
 INT8_RECIPE = "int8-ptq.json"
-
-
-@dataclass
-class BuildOptions:
-    target: str
-    backends: list[str] | None = None
-    precision: str | None = None
-    out: Path | None = None
-    validate: bool = True
-    validation_samples: int = 64
-    calib: str | None = None
-    archive: bool = False
-    force: bool = False
-    quiet: bool = False
-
-
-def _check_options(options: BuildOptions, target_backends: list[str], target_precision: str):
-    backends = options.backends or target_backends
-    for backend in backends:
-        if backend not in BACKENDS:
-            raise unknown_name("backend", backend, BACKENDS)
-    precision = options.precision or target_precision
-    if precision not in PRECISIONS:
-        raise unknown_name("precision", precision, PRECISIONS)
-    return backends, precision
 
 
 def _metadata(info: dict, configs: list[dict]) -> dict:
@@ -80,14 +52,13 @@ def _metadata(info: dict, configs: list[dict]) -> dict:
                        for c in configs]}
 
 
-def build(run_dir: str | Path, options: BuildOptions) -> Path:
-    """Build the bundle; returns its path."""
+def build(run: Run | str | Path, options: BuildOptions) -> Path:
+    """Build the bundle of ``run`` (a loaded run or its directory); returns the bundle's path."""
     started = time.perf_counter()
-    run_dir = Path(run_dir)
     target = load_target(options.target)
-    backends, precision = _check_options(options, target.backends, target.precision)
-    run = load_run(run_dir)
-    out = Path(options.out) if options.out else run_dir.with_name(f"{run_dir.name}-{target.name}")
+    backends, precision = list(options.backends or target.backends), options.precision or target.precision
+    run = run if isinstance(run, Run) else load_run(run)
+    out = Path(options.out) if options.out else run.path.with_name(f"{run.path.name}-{target.name}")
     if out.exists() and not options.force:
         raise EdgeslimError(f"{out}: already exists; pass --force to replace it or --out another directory")
     partial = out.with_name(out.name + ".partial")
@@ -98,36 +69,27 @@ def build(run_dir: str | Path, options: BuildOptions) -> Path:
         _write_samples(partial, manifest, run.info)
         if options.validate:
             _quick_validation(partial, manifest, run.info, options)
-        old = out.with_name(out.name + ".old")
-        if out.exists():  # the previous bundle stays intact until the new one is in place
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out, old)
-        os.replace(partial, out)
-        shutil.rmtree(old, ignore_errors=True)
+        publish_dir(partial, out)
         if options.archive:
-            write_archive(out)
+            archive = write_archive(out)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     if not options.quiet:
         if options.archive:
-            console.print(f"[green]✓[/green] archive saved to {os.path.relpath(out)}.tar "
-                          f"({human_bytes(size_of(out.with_name(out.name + '.tar')))})")
+            success("archive", archive, time.perf_counter() - started)
         gated = " + gate" if "gate" in run.info else ""
-        console.print(f"[green]✓[/green] bundle {target.name} ({len(run.configs)} widths{gated} × {len(backends)} "
-                      f"backends) saved to {os.path.relpath(out)} ({human_bytes(size_of(out))}, "
-                      f"{time.perf_counter() - started:.1f} s)")
+        success(f"bundle {target.name}", out, time.perf_counter() - started,
+                f"{len(run.configs)} widths{gated} × {len(backends)} backends")
     return out
 
 
 def write_archive(bundle: Path) -> Path:
     """``<bundle>.tar``: the whole bundle as one file (uncompressed: skeletons are zlib, weights do not shrink)."""
     archive = bundle.with_name(bundle.name + ".tar")
-    tmp = archive.with_name(archive.name + ".tmp")
-    with tarfile.open(tmp, "w") as tar:
+    with atomic_path(archive) as tmp, tarfile.open(tmp, "w") as tar:
         for file in sorted(p for p in bundle.rglob("*") if p.is_file()):
             tar.add(file, arcname=file.relative_to(bundle).as_posix())
-    os.replace(tmp, archive)
     return archive
 
 
@@ -155,10 +117,10 @@ def _write_bundle(run, target, backends: list[str], precision: str, partial: Pat
     calibration = _calibration(run.info, options.calib) if precision == "int8" else None
     artifacts = {}
     for backend in backends:
-        artifacts[backend] = _export(backend, unfolded if backend == "coreml" else models, example, partial,
+        artifacts[backend] = _export(backend, models if BACKENDS[backend].folded_bn else unfolded, example, partial,
                                      metadata, recipes, blob, precision, options.quiet, calibration, io)
     manifest = {
-        "schema": SCHEMA, "edgeslim": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "schema": BUNDLE, "edgeslim": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": {"name": run.info["model"], "input_shape": run.info["input_shape"],
                   "num_classes": run.info["num_classes"], "granularity": run.info["granularity"],
                   "run": str(run.path), "method": run.info["method"], "data": run.info["data"],
@@ -205,42 +167,35 @@ def _calibration(info: dict, calib: str | None) -> tuple[torch.Tensor, dict]:
     return torch.from_numpy(images), recipe
 
 
-def _export(backend, models, example, partial: Path, metadata, recipes, blob, precision, quiet,
+def _export(name: str, models, example, partial: Path, metadata, recipes, blob, precision, quiet,
             calibration=None, io=None) -> dict:
-    file = ARTIFACTS[backend]
-    path = partial / file
-    artifact_precision = precision if precision != "fp16" or backend in FP16_BACKENDS else "fp32"
-    images, recipe = calibration if calibration is not None and backend != "coreml" else (None, None)
+    backend = BACKENDS[name]
+    path = partial / backend.artifact
+    precision = backend.precision_for(precision)
+    images, recipe = calibration if calibration is not None else (None, None)
+    job = ExportJob(metadata, precision, images, recipe, {k: v for k, v in blob.items() if v.ndim in (2, 4)}, io)
     started = time.perf_counter()
-    with console.status(f"exporting {LABELS[backend]} ({len(models)} programs)…", spinner="dots") \
+    with console.status(f"exporting {backend.label} ({len(models)} programs)…", spinner="dots") \
             if not quiet else nullcontext():
-        if backend == "executorch":
-            export_executorch(models, example, path, metadata, images, recipe)
-        elif backend == "tflite":
-            export_tflite(models, example, path, metadata, images, recipe)
-        else:
-            full = {k: v for k, v in blob.items() if v.ndim in (2, 4)}
-            export_coreml(models, example, path, metadata, full, artifact_precision, io)
-    entry = {"file": file, "precision": artifact_precision, "entries": list(models)}
-    if backend == "coreml":
-        entry.update(stored_as=file, sha256=sha256_of(path), stored_sha256=sha256_of(path),
+        backend.load_exporter()(models, example, path, job)
+    entry = {"file": backend.artifact, "precision": precision, "entries": list(models)}
+    if backend.stored == "whole":
+        entry.update(stored_as=backend.artifact, sha256=sha256_of(path), stored_sha256=sha256_of(path),
                      bytes=size_of(path), stored_bytes=size_of(path))
     else:
         data = path.read_bytes()
         skeleton, holes = punch(data, recipes, blob)
         packed = zlib.compress(skeleton, 9)  # what is left is mostly structure and alignment padding
-        stored = partial / f"{file}.skel"
+        stored = partial / f"{backend.artifact}.skel"
         stored.write_bytes(packed)
         path.unlink()
         entry.update(stored_as=stored.name, compression="zlib", sha256=sha256_bytes(data),
                      stored_sha256=sha256_bytes(packed), bytes=len(data), stored_bytes=len(packed), holes=holes)
-    seconds = time.perf_counter() - started
     if not quiet:
-        shared = " (weights shared by its functions)" if backend == "coreml" else " + shared blob"
-        final = os.path.relpath(partial.with_suffix("") / entry["stored_as"])
+        shared = "weights shared by its functions" if backend.stored == "whole" else "+ shared blob"
         entries = f"gate + {len(models) - 1} widths" if "gate" in models else f"{len(models)} widths"
-        console.print(f"[green]✓[/green] {LABELS[backend]}: {entries}, {artifact_precision}, "
-                      f"{human_bytes(entry['stored_bytes'])}{shared} → {final} ({seconds:.1f} s)")
+        success(backend.label, partial.with_suffix("") / entry["stored_as"], time.perf_counter() - started,
+                f"{entries}, {precision}, {shared}", size=entry["stored_bytes"])
     return entry
 
 
@@ -251,14 +206,6 @@ def _write_samples(partial: Path, manifest: dict, info: dict, count: int = 64) -
     manifest["samples"] = {"file": SAMPLES, "count": int(min(count, len(dataset.x_test))),
                            "sha256": sha256_of(partial / SAMPLES), "format": "raw images in [0, 1], NCHW"}
     (partial / MANIFEST).write_text(json.dumps(manifest, indent=1))
-
-
-def validation_data(info: dict, samples: int, data: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """The first ``samples`` test images of the run's data (or ``data``), normalized as the network expects."""
-    dataset = load_dataset(data or info["data"], seed=info.get("seed", info.get("options", {}).get("seed", 0)))
-    x = dataset.normalize(dataset.x_test[:samples]) if samples else dataset.normalize(dataset.x_test)
-    y = dataset.y_test[: len(x)]
-    return x.astype(np.float32), y
 
 
 def _quick_validation(partial: Path, manifest: dict, info: dict, options: BuildOptions) -> None:

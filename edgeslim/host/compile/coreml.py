@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from edgeslim.host.compile.exporters import ExportJob, example_for
 from edgeslim.quiet import quiet
 
 
@@ -63,26 +64,23 @@ def share_full_weights(program, full: dict[str, np.ndarray], dtype=np.float32) -
     return replaced
 
 
-def export_coreml(models: dict[str, nn.Module], example, path: Path, metadata: dict,
-                  full_weights: dict[str, np.ndarray], precision: str = "fp32",
-                  io: dict[str, tuple[str, list[str]]] | None = None) -> Path:
+def export_coreml(models: dict[str, nn.Module], example, path: Path, job: ExportJob) -> Path:
     """A multifunction .mlpackage (iOS 18 / macOS 15): one function per width, the largest is the default.
 
-    ``models`` are the widths as static models with BN *unfolded*; ``full_weights`` the full-width conv / linear
-    weights they are prefixes of. ``fp16``: fp16 compute and weights; ``int8``: int8 weights (linear symmetric,
-    per channel), fp16 compute. ``io`` names a function's input and outputs (default ``input`` → ``logits``);
-    ``example`` is one input for all functions or one per function.
+    ``models`` are the widths as static models with BN *unfolded*; ``job.full_weights`` the full-width conv /
+    linear weights they are prefixes of. ``fp16``: fp16 compute and weights; ``int8``: int8 weights (linear
+    symmetric, per channel), fp16 compute. ``job.io`` names a function's input and outputs (default ``input`` →
+    ``logits``); ``example`` is one input for all functions or one per function.
     """
-    from edgeslim.host.compile.exporters import example_for
-
     with quiet(), tempfile.TemporaryDirectory() as tmp:
         import coremltools as ct
 
+        precision, full_weights = job.precision, job.full_weights or {}
         compute = ct.precision.FLOAT32 if precision == "fp32" else ct.precision.FLOAT16
         descriptor = ct.utils.MultiFunctionDescriptor()
         for name, model in models.items():
             x = example_for(example, name)
-            input_name, output_names = (io or {}).get(name, ("input", ["logits"]))
+            input_name, output_names = (job.io or {}).get(name, ("input", ["logits"]))
             program = ct.convert(torch.jit.trace(model, x),
                                  inputs=[ct.TensorType(name=input_name, shape=tuple(x.shape))],
                                  outputs=[ct.TensorType(name=o) for o in output_names], convert_to="milinternal",
@@ -105,7 +103,7 @@ def export_coreml(models: dict[str, nn.Module], example, path: Path, metadata: d
         combined = Path(tmp) / "combined.mlpackage"
         ct.utils.save_multifunction(descriptor, str(combined))
         package = ct.models.MLModel(str(combined), skip_model_load=True)
-        package.user_defined_metadata["edgeslim"] = json.dumps(metadata)
-        package.short_description = f"edgeslim {metadata.get('model', '')}: widths {', '.join(models)}"
+        package.user_defined_metadata["edgeslim"] = json.dumps(job.metadata)
+        package.short_description = f"edgeslim {job.metadata.get('model', '')}: widths {', '.join(models)}"
         package.save(str(path))
     return path

@@ -1,21 +1,41 @@
 """One exporter per backend: a dict of static width models → one artifact holding every width.
 
-Each uses the backend's own toolchain (torch.export + ExecuTorch/XNNPACK, litert-torch, coremltools) and
-returns the artifact's path. Entry points are named after the widths (``w025`` ...).
+Each uses the backend's own toolchain (torch.export + ExecuTorch/XNNPACK, litert-torch, coremltools), has the
+signature ``export(models, example, path, job) -> path`` (the ``exporter`` column of
+:data:`edgeslim.backends.BACKENDS`) and names its entry points after the widths (``w025`` ...).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from edgeslim.quiet import quiet
 
 Example = torch.Tensor | dict[str, torch.Tensor]  # one input for every entry, or one per entry
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """What an exporter needs besides the models: the artifact's metadata, its precision, int8 calibration
+    images and recipe, and (Core ML) the full-width weights and entry input/output names."""
+
+    metadata: dict = field(default_factory=dict)
+    precision: str = "fp32"
+    calibration: torch.Tensor | None = None
+    recipe: dict | None = None
+    full_weights: dict[str, np.ndarray] | None = None
+    io: dict[str, tuple[str, list[str]]] | None = None
+
+    @property
+    def int8(self) -> bool:
+        return self.precision == "int8" and self.calibration is not None
 
 
 def example_for(example: Example, name: str) -> torch.Tensor:
@@ -34,50 +54,48 @@ def quantize_pt2e(model: nn.Module, example: torch.Tensor, quantizer, calibratio
     return convert_pt2e(graph, fold_quantize=fold)
 
 
-def export_executorch(models: dict[str, nn.Module], example: Example, path: Path, metadata: dict,
-                      calibration: torch.Tensor | None = None, recipe: dict | None = None) -> Path:
+def export_executorch(models: dict[str, nn.Module], example: Example, path: Path, job: ExportJob) -> Path:
     """A .pte with one XNNPACK-delegated method per width (+ an ``edgeslim_metadata`` constant method: JSON).
 
-    With ``calibration``: int8 (XNNPACK quantizer, per-channel symmetric weights, static activations)."""
+    int8: XNNPACK quantizer, per-channel symmetric weights, static activations."""
     with quiet():
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
         from executorch.exir import to_edge_transform_and_lower
 
-        if calibration is not None:
+        if job.int8:
             from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
                 XNNPACKQuantizer,
                 get_symmetric_quantization_config,
             )
 
-            per_channel = (recipe or {}).get("per_channel", True)
+            per_channel = (job.recipe or {}).get("per_channel", True)
             models = {name: quantize_pt2e(m, example, XNNPACKQuantizer().set_global(
-                get_symmetric_quantization_config(is_per_channel=per_channel)), calibration)
+                get_symmetric_quantization_config(is_per_channel=per_channel)), job.calibration)
                 for name, m in models.items()}
         programs = {name: torch.export.export(m, (example_for(example, name),)) for name, m in models.items()}
         edge = to_edge_transform_and_lower(programs, partitioner=[XnnpackPartitioner()],
-                                           constant_methods={"edgeslim_metadata": json.dumps(metadata)})
+                                           constant_methods={"edgeslim_metadata": json.dumps(job.metadata)})
         program = edge.to_executorch()
     path.write_bytes(program.buffer)
     return path
 
 
-def export_tflite(models: dict[str, nn.Module], example: Example, path: Path, metadata: dict,
-                  calibration: torch.Tensor | None = None, recipe: dict | None = None) -> Path:
+def export_tflite(models: dict[str, nn.Module], example: Example, path: Path, job: ExportJob) -> Path:
     """A .tflite with one signature per width and the bundle description as TFLite metadata.
 
-    With ``calibration``: int8 through litert-torch's PT2E quantizer (int8 inputs and outputs; the runtime
-    quantizes and dequantizes with the tensors' own parameters)."""
+    int8: litert-torch's PT2E quantizer (int8 inputs and outputs; the runtime quantizes and dequantizes with
+    the tensors' own parameters)."""
     with quiet():
         import litert_torch
 
         quant_config = None
-        if calibration is not None:
+        if job.int8:
             from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
             from litert_torch.quantize.quant_config import QuantConfig
 
             quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(
-                is_per_channel=(recipe or {}).get("per_channel", True), is_dynamic=False))
-            models = {name: quantize_pt2e(m, example, quantizer, calibration, fold=False)
+                is_per_channel=(job.recipe or {}).get("per_channel", True), is_dynamic=False))
+            models = {name: quantize_pt2e(m, example, quantizer, job.calibration, fold=False)
                       for name, m in models.items()}
             quant_config = QuantConfig(pt2e_quantizer=quantizer)
         converter = None
@@ -86,7 +104,7 @@ def export_tflite(models: dict[str, nn.Module], example: Example, path: Path, me
                 name, m, (example_for(example, name),))
         edge_model = converter.convert(quant_config=quant_config)
         edge_model.export(str(path))
-    _add_tflite_metadata(path, "edgeslim", json.dumps(metadata).encode())
+    _add_tflite_metadata(path, "edgeslim", json.dumps(job.metadata).encode())
     return path
 
 

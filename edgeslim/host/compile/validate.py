@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
-from edgeslim.device.bundle.manifest import Bundle, BundleError
-from edgeslim.device.engines import RUNNABLE, available
+from edgeslim.backends import runnable_here
+from edgeslim.device.bundle.manifest import BLOB, Bundle, BundleError, open_bundle
 from edgeslim.device.runtime import DynamicModel
-from edgeslim.host.models import build_supernet
 from edgeslim.host.nn import Supernet
+from edgeslim.host.runs import load_supernet_tensors, new_supernet
 from edgeslim.quiet import quiet
 from edgeslim.subnets import SubnetConfig
 
@@ -17,27 +19,15 @@ from edgeslim.subnets import SubnetConfig
 def supernet_from_bundle(bundle: Bundle) -> tuple[Supernet, list[SubnetConfig]]:
     """The PyTorch supernet and shipped configurations, rebuilt from the bundle's blob (the reference)."""
     spec = bundle.manifest["model"]
-    supernet = build_supernet(spec["name"], tuple(spec["input_shape"]), spec["num_classes"], spec["granularity"])
+    info = {"model": spec["name"], "input_shape": spec["input_shape"], "num_classes": spec["num_classes"],
+            "granularity": spec["granularity"], **({"gate": bundle.manifest["gate"]} if "gate" in bundle.manifest
+                                                   else {})}
+    supernet = new_supernet(info)
+    configs = [supernet.space.validate(SubnetConfig(w["name"], w["channels"])) for w in bundle.widths]
     blob = {k: torch.from_numpy(v.copy()) for k, v in bundle.blob().items()}
-    state = supernet.net.state_dict()
-    for name in state:
-        if name in blob:
-            state[name] = blob[name]
-    supernet.net.load_state_dict(state)
-    gate = bundle.manifest.get("gate")
-    if gate:
-        supernet.attach_gate(gate["before"], len(gate["widths"]), gate["hidden"])
-        for head in gate["heads"]:
-            supernet.gate.add_head(head["name"])
-        supernet.gate.load_state_dict({k[5:]: v for k, v in blob.items() if k.startswith("gate.")})
-    configs = []
-    for width in bundle.widths:
-        config = supernet.space.validate(SubnetConfig(width["name"], width["channels"]))
-        prefix = f"bn.{config.name}."
-        layers = {k[len(prefix):].rsplit(".", 1)[0] for k in blob if k.startswith(prefix)}
-        supernet.bn_stats[config.key()] = {
-            layer: (blob[f"{prefix}{layer}.running_mean"], blob[f"{prefix}{layer}.running_var"]) for layer in layers}
-        configs.append(config)
+    # the blob keeps no running statistics of the network itself (each width has its own): take them as built
+    tensors = {**supernet.net.state_dict(), **blob}
+    load_supernet_tensors(supernet, tensors, configs, bundle.path / BLOB)
     return supernet.eval(), configs
 
 
@@ -159,10 +149,29 @@ def validate(bundle: Bundle, x: np.ndarray, y: np.ndarray | None = None, backend
     for backend in backends or bundle.backends:
         if backend == "coreml":
             rows += [{**r, "ok": r["spec_ok"]} for r in check_coreml_spec(bundle)]
-        elif backend in RUNNABLE and backend in available():
+        elif backend in runnable_here():
             precision = bundle.manifest["artifacts"][backend].get("precision", "fp32")
             for r in check_runtime(bundle, backend, references, x, y, choices):
                 ok = (r["top1_agreement"] >= INT8_MIN_AGREEMENT if precision == "int8"
                       else r["max_abs_diff"] <= tolerance * scale)
                 rows.append({**r, "precision": precision, "ok": ok})
     return rows
+
+
+def validation_data(info: dict, samples: int, data: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The first ``samples`` test images (all with 0) of the run's data (or ``data``), normalized as the network
+    expects; ``info``: a run.json, or a manifest's ``model`` entry."""
+    from edgeslim.host.data import load_dataset
+
+    dataset = load_dataset(data or info["data"], seed=info.get("seed", info.get("options", {}).get("seed", 0)))
+    x = dataset.normalize(dataset.x_test[:samples]) if samples else dataset.normalize(dataset.x_test)
+    y = dataset.y_test[: len(x)]
+    return x.astype(np.float32), y
+
+
+def validate_bundle(path: str | Path, data: str | None = None, samples: int = 0) -> tuple[Bundle, int, list[dict]]:
+    """`edgeslim validate`: the bundle at ``path`` against PyTorch on ``samples`` test images of ``data``
+    (default: all of the run's test split); returns the bundle, the image count and one row per width × backend."""
+    bundle = open_bundle(path)
+    x, y = validation_data(bundle.manifest["model"], samples, data)
+    return bundle, len(x), validate(bundle, x, y)

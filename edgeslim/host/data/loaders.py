@@ -9,10 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeslim.device.preprocess import IMAGE_SUFFIXES
 from edgeslim.errors import EdgeslimError, unknown_name
 from edgeslim.host.data.dataset import Dataset, stratified_split
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
 def _as_nchw01(x: np.ndarray, source: str) -> np.ndarray:
@@ -141,7 +140,7 @@ def _read_folder(root: Path, classes: list[str] | None, size: tuple[int, int] | 
                 raise EdgeslimError(f"{file}: not a readable image ({exc})") from None
             labels.append(classes.index(d.name))
     if not images:
-        raise EdgeslimError(f"{root}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in the class folders")
+        raise EdgeslimError(f"{root}: no images ({', '.join(IMAGE_SUFFIXES)}) in the class folders")
     return _as_nchw01(np.stack(images), str(root)), np.array(labels, dtype=np.int64), classes, size
 
 

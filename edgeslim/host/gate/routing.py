@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from edgeslim.host.gate.modules import straight_through_gumbel
 from edgeslim.host.nn import Supernet, count_cost
+from edgeslim.host.train.steps import seeded
 from edgeslim.subnets import SubnetConfig
 
 
@@ -77,28 +78,29 @@ def sgs_targets(cache: RouteCache) -> torch.Tensor:
 def train_head(supernet: Supernet, cache: RouteCache, macs: np.ndarray, weight: float, epochs: int = 40,
                batch_size: int = 128, lr: float = 3e-3, seed: int = 0) -> str:
     """Add and train the width head for complexity ``weight`` on ``cache``; returns its name."""
-    torch.manual_seed(seed)
-    name = head_name(weight)
-    head = supernet.gate.add_head(name).to(cache.hidden.device)
-    optimizer = torch.optim.Adam(head.parameters(), lr=lr)
-    targets = sgs_targets(cache)
-    counts = torch.bincount(targets, minlength=len(macs)).float()
-    balance = torch.where(counts > 0, counts.sum() / (2 * counts.clamp(min=1)), 0.0)  # both targets weigh alike
-    cost = torch.from_numpy(macs / macs.max()).float()
-    generator = torch.Generator().manual_seed(seed)
-    head.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(cache.labels), generator=generator)
-        for i in range(0, len(order), batch_size):
-            idx = order[i:i + batch_size]
-            width_logits = head(cache.hidden[idx])
-            pick = straight_through_gumbel(width_logits)
-            routed = (pick[:, :, None] * cache.logits[idx]).sum(1)
-            loss = (F.cross_entropy(routed, cache.labels[idx]) + F.cross_entropy(width_logits, targets[idx], balance)
-                    + weight * (F.softmax(width_logits, 1) @ cost).mean())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+    with seeded(seed):  # the head's initialization and the Gumbel samples
+        name = head_name(weight)
+        head = supernet.gate.add_head(name).to(cache.hidden.device)
+        optimizer = torch.optim.Adam(head.parameters(), lr=lr)
+        targets = sgs_targets(cache)
+        counts = torch.bincount(targets, minlength=len(macs)).float()
+        balance = torch.where(counts > 0, counts.sum() / (2 * counts.clamp(min=1)), 0.0)  # both targets weigh alike
+        cost = torch.from_numpy(macs / macs.max()).float()
+        generator = torch.Generator().manual_seed(seed)
+        head.train()
+        for _ in range(epochs):
+            order = torch.randperm(len(cache.labels), generator=generator)
+            for i in range(0, len(order), batch_size):
+                idx = order[i:i + batch_size]
+                width_logits = head(cache.hidden[idx])
+                pick = straight_through_gumbel(width_logits)
+                routed = (pick[:, :, None] * cache.logits[idx]).sum(1)
+                loss = (F.cross_entropy(routed, cache.labels[idx])
+                        + F.cross_entropy(width_logits, targets[idx], balance)
+                        + weight * (F.softmax(width_logits, 1) @ cost).mean())
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
     head.eval().requires_grad_(False)
     return name
 

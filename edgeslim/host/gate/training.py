@@ -20,7 +20,7 @@ DEFAULT_HEAD_TOLERANCE = 1.0  # points of held-out top-1 below the largest width
 
 def _gate_images(dataset: Dataset, opts: TrainOptions) -> tuple[np.ndarray, np.ndarray, int]:
     """The held-out split (never trained on), clean plus ``gate_copies - 1`` randomly shifted copies."""
-    _, _, x_val, y_val = dataset.holdout(opts.val_fraction, opts.seed)
+    _, _, x_val, y_val = dataset.holdout(opts.holdout, opts.seed)
     generator = torch.Generator().manual_seed(opts.seed)
     copies = [x_val] + [shift(torch.from_numpy(x_val), generator).numpy() for _ in range(opts.gate_copies - 1)]
     return dataset.normalize(np.concatenate(copies)), np.tile(y_val, len(copies)), len(x_val)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgeslim.errors import EdgeslimError
+from edgeslim.formats import LATENCY
 from edgeslim.host.nn import Supernet, count_cost
 from edgeslim.host.nn.cost import layer_costs
 from edgeslim.host.nn.ops import SlimBatchNorm2d
@@ -21,7 +22,6 @@ from edgeslim.jsonfile import read_json
 from edgeslim.subnets import SubnetConfig
 
 CostFn = Callable[[SubnetConfig], float]
-LATENCY_FORMAT = "edgeslim-latency/1"
 
 
 def mflops_cost(supernet: Supernet) -> CostFn:
@@ -36,12 +36,12 @@ def layer_mmacs(supernet: Supernet, config: SubnetConfig) -> dict[str, float]:
 
 def load_latency_table(path: str | Path, supernet: Supernet) -> CostFn:
     """A cost function in milliseconds from a per-layer latency table; every conv/linear layer must be in it."""
-    table = read_json(path, dict, f'an edgeslim latency table {{"format": "{LATENCY_FORMAT}", "layers": {{...}}}}')
-    if table.get("format") == LATENCY_FORMAT and isinstance(table.get("subnets"), list):
+    table = read_json(path, dict, f'an edgeslim latency table {{"format": "{LATENCY}", "layers": {{...}}}}')
+    if table.get("format") == LATENCY and isinstance(table.get("subnets"), list):
         return _subnet_table(path, table["subnets"], supernet)
-    if table.get("format") != LATENCY_FORMAT or not isinstance(table.get("layers"), dict):
+    if table.get("format") != LATENCY or not isinstance(table.get("layers"), dict):
         raise EdgeslimError(f"{path}: not an edgeslim latency table (expected "
-                            f'{{"format": "{LATENCY_FORMAT}", "layers": {{...}}}})')
+                            f'{{"format": "{LATENCY}", "layers": {{...}}}})')
     layers = table["layers"]
     needed = list(layer_mmacs(supernet, supernet.space.largest()))
     missing = [n for n in needed if n not in layers]

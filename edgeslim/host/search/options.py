@@ -1,37 +1,68 @@
-"""Options of `edgeslim search` and of the search inside `train --method pss` (torch-free)."""
+"""Options of `edgeslim search` and of the search inside `train --method pss` (torch-free), checked on
+construction."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgeslim.errors import EdgeslimError
+from edgeslim.errors import EdgeslimError, unknown_name
 
 UNITS = ("fraction", "mflops", "ms")
+DEVICES = ("auto", "cpu", "cuda")
+JOINT_SHARE = 0.4  # train --method pss: share of --epochs given to the joint training when final_epochs is None
+JOINT_EPOCHS = 10  # a search on a finished run: joint-training epochs when final_epochs is None
 
 
-@dataclass
+@dataclass(frozen=True)
 class SearchOptions:
-    budgets: str = "0.25,0.5,0.75,1.0"
+    """``budgets`` in ``unit``; ``final_epochs`` of joint training (None: 40 % of a pss run's epochs, or 10)."""
+
+    budgets: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
     unit: str = "fraction"
     latency_table: str | None = None
     threshold: float = 1.0
     finetune_epochs: int = 1
-    final_epochs: int = 10
+    final_epochs: int | None = None
     final_lr_scale: float = 1.0
     rank_steps: int = 150
     holdout_fraction: float = 0.15
     device: str = "auto"
     show_progress: bool = True
 
-    def parse_budgets(self) -> list[float]:
+    def __post_init__(self) -> None:
         if self.unit not in UNITS:
-            raise EdgeslimError(f"--unit '{self.unit}' is unknown; use one of {', '.join(UNITS)}")
+            raise unknown_name("unit", self.unit, UNITS)
         if self.unit == "ms" and not self.latency_table:
             raise EdgeslimError("--unit ms needs --latency-table FILE (a per-layer table measured on the device)")
-        try:
-            budgets = sorted(float(b) for b in self.budgets.split(","))
-        except ValueError:
-            raise EdgeslimError(f"--budgets '{self.budgets}': use numbers, e.g. 0.25,0.5,0.75,1.0") from None
+        budgets = self.sorted_budgets
         if not budgets or budgets[0] <= 0 or (self.unit == "fraction" and budgets[-1] > 1):
-            raise EdgeslimError(f"--budgets '{self.budgets}': fractions must be in (0, 1]")
-        return budgets
+            raise EdgeslimError(f"--budgets '{self._text()}': fractions must be in (0, 1]")
+        for name in ("finetune_epochs", "rank_steps"):
+            if getattr(self, name) < 0:
+                raise EdgeslimError(f"--{name.replace('_', '-')} must be 0 or more (got {getattr(self, name)})")
+        if self.final_epochs is not None and self.final_epochs < 0:
+            raise EdgeslimError(f"--final-epochs must be 0 or more (got {self.final_epochs})")
+        if self.threshold < 0 or self.final_lr_scale <= 0:
+            raise EdgeslimError("--threshold must be ≥ 0 and --final-lr-scale > 0")
+        if not 0 < self.holdout_fraction < 0.5:
+            raise EdgeslimError(f"holdout_fraction must be in (0, 0.5) (got {self.holdout_fraction})")
+        if self.device not in DEVICES:
+            raise unknown_name("device", self.device, DEVICES)
+
+    def _text(self) -> str:
+        return ",".join(map(str, self.budgets)) if not isinstance(self.budgets, str) else self.budgets
+
+    @property
+    def sorted_budgets(self) -> list[float]:
+        try:
+            if isinstance(self.budgets, str):
+                raise TypeError
+            return sorted(float(b) for b in self.budgets)
+        except (TypeError, ValueError):
+            raise EdgeslimError(f"--budgets '{self._text()}': use numbers, e.g. 0.25,0.5,0.75,1.0") from None
+
+    def joint_epochs(self, total_epochs: int | None = None) -> int:
+        """Epochs of joint training: ``final_epochs``, else 40 % of a pss run's ``total_epochs``, else 10."""
+        if self.final_epochs is not None:
+            return self.final_epochs
+        return max(1, round(JOINT_SHARE * total_epochs)) if total_epochs else JOINT_EPOCHS

@@ -32,7 +32,9 @@ from edgeslim.host.search.progressive import HeldOut, progressive_search
 from edgeslim.host.search.ranking import rank_blocks
 from edgeslim.host.search.reselect import holdout_margin, pareto_front, reselect
 from edgeslim.host.train.bootstrap import EmaTeacher
+from edgeslim.host.train.loop import train_supernet
 from edgeslim.host.train.methods import Step
+from edgeslim.host.train.options import TrainOptions
 from edgeslim.host.train.steps import Batches, fit
 from edgeslim.subnets import SubnetConfig
 
@@ -49,10 +51,12 @@ def search_device(name: str) -> torch.device:
     return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
 
 
-def search(run_dir: str | Path, opts: SearchOptions) -> dict:
-    """Search, re-select and jointly train sub-nets of a trained run; rewrite the run with them. Returns run.json."""
+def search(run_dir: str | Path, opts: SearchOptions, total_epochs: int | None = None) -> dict:
+    """Search, re-select and jointly train sub-nets of a trained run; rewrite the run with them. Returns run.json.
+    ``total_epochs``: the epochs of a ``train --method pss`` run (the joint training's default share of them)."""
     started = time.time()
-    budgets = opts.parse_budgets()
+    budgets = opts.sorted_budgets
+    final_epochs = opts.joint_epochs(total_epochs)
     run = load_run(run_dir)
     info, supernet = run.info, run.supernet
     supernet.to(search_device(opts.device))
@@ -108,10 +112,10 @@ def search(run_dir: str | Path, opts: SearchOptions) -> dict:
     asked = dict(zip(absolute, budgets))
     kept = [SubnetConfig(_name(asked[s.budget], opts.unit), dict(s.entry.config.channels)) for s in selections]
     final_started = time.time()
-    if opts.final_epochs > 0:
+    if final_epochs > 0:
         by_cost = sorted(kept, key=cost)
         fit(supernet, Batches(dataset, batch_size, info["options"]["augment"]), kept_sandwich(by_cost),
-            opts.final_epochs, lr * opts.final_lr_scale, wd, seed + 1_000, "joint training", opts.show_progress,
+            final_epochs, lr * opts.final_lr_scale, wd, seed + 1_000, "joint training", opts.show_progress,
             EmaTeacher(supernet, ema_decay, by_cost[-1]) if ema_decay else None)
     latency = {c.name: {"latency_ms": round(cost(c), 4)} for c in kept} if unit == "ms" else None
     shipped = ship(supernet, kept, dataset, info["options"]["calib_samples"], latency)
@@ -124,7 +128,7 @@ def search(run_dir: str | Path, opts: SearchOptions) -> dict:
         "budgets": budgets, "unit": opts.unit, "cost_unit": unit, "full_cost": round(full, 5),
         "teacher": "ema" if ema_decay else "live", "threshold": opts.threshold, "finetunes": finetune.count,
         "finetune_epochs": opts.finetune_epochs,
-        "final_epochs": opts.final_epochs, "rank_steps": opts.rank_steps, "val_fraction": fraction,
+        "final_epochs": final_epochs, "rank_steps": opts.rank_steps, "val_fraction": fraction,
         "chain": [e.to_json() for e in chain.entries], "finetune_positions": chain.finetunes,
         "reselect_margin": round(margin, 3),
         "selected": [{"name": c.name, "budget": s.budget, "position": s.position} for c, s in zip(kept, selections)],
@@ -171,26 +175,20 @@ def kept_sandwich(by_cost: list[SubnetConfig]):
     return plan
 
 
-def train_pss(train_opts, search_opts: SearchOptions) -> tuple[Path, dict]:
+def train_pss(opts: TrainOptions) -> tuple[Path, dict]:
     """``train --method pss``: train a US-Nets supernet on all but a held-out split, then search and jointly
-    train the kept sub-nets. ``train_opts.epochs`` is the total: ``final_epochs`` of them go to the joint
-    training (fine-tunes during the search come on top and are reported). Killed during the search, it
-    continues with ``--resume`` from the finished supernet."""
-    from edgeslim.host.train import train
-
-    supernet_epochs = train_opts.epochs - search_opts.final_epochs
-    if supernet_epochs < 1:
-        raise EdgeslimError(f"--epochs {train_opts.epochs} leaves no supernet training before "
-                            f"--final-epochs {search_opts.final_epochs}; raise --epochs or lower --final-epochs")
-    supernet_opts = replace(train_opts, method="usnet", epochs=supernet_epochs,
-                            val_fraction=train_opts.val_fraction or search_opts.holdout_fraction)
-    final = Path(train_opts.out)
-    if train_opts.resume and (final / "run.json").is_file() and not final.with_name(final.name + ".partial").exists():
+    train the kept sub-nets. ``opts.epochs`` is the total: the joint training's epochs are part of it (fine-tunes
+    during the search come on top and are reported). Killed during the search, it continues with ``--resume``
+    from the finished supernet."""
+    search_opts = opts.search_options
+    supernet_opts = replace(opts, method="usnet", epochs=opts.supernet_epochs, val_fraction=opts.holdout)
+    final = opts.run_dir
+    if opts.resume and (final / "run.json").is_file() and not final.with_name(final.name + ".partial").exists():
         if read_sidecar(final / "run.json").get("method") != "usnet":
             raise EdgeslimError(f"--resume: {final} is already complete; start a new run without --resume")
         console.print(f"resuming: {final} finished its supernet training; searching")  # killed during the search
-        return final, search(final, search_opts)
-    run_dir, info = train(supernet_opts)
+        return final, search(final, search_opts, opts.epochs)
+    run_dir, info = train_supernet(supernet_opts)
     if info.get("status") != "complete":  # a helper process of a multi-process run: the main one searches
         return run_dir, info
-    return run_dir, search(run_dir, search_opts)
+    return run_dir, search(run_dir, search_opts, opts.epochs)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from edgeslim.console import progress
 from edgeslim.host.nn import Supernet
 from edgeslim.host.nn.ops import SlimBatchNorm2d
-from edgeslim.host.train.steps import Batches
+from edgeslim.host.train.steps import Batches, seeded
 
 
 def _noise_sites(supernet: Supernet) -> dict[str, list[torch.nn.Module]]:
@@ -34,6 +34,12 @@ def _noise_sites(supernet: Supernet) -> dict[str, list[torch.nn.Module]]:
 def rank_blocks(supernet: Supernet, batches: Batches, steps: int = 150, noise_reward: float = 1.0,
                 lr: float = 0.05, seed: int = 0, show_progress: bool = True) -> dict[str, torch.Tensor]:
     """Train the noise scales at full width; return each group's channel order, most important first."""
+    with seeded(seed):  # the noise samples
+        return _rank_blocks(supernet, batches, steps, noise_reward, lr, seed, show_progress)
+
+
+def _rank_blocks(supernet: Supernet, batches: Batches, steps: int, noise_reward: float, lr: float, seed: int,
+                 show_progress: bool) -> dict[str, torch.Tensor]:
     supernet.eval()
     supernet.set_config(supernet.space.largest())
     for p in supernet.parameters():
@@ -55,7 +61,6 @@ def rank_blocks(supernet: Supernet, batches: Batches, steps: int = 150, noise_re
             hooks.append(site.register_forward_hook(add_noise))
     optimizer = torch.optim.Adam(log_sigma.values(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
     done = 0
     try:
         with progress(show_progress) as bar:

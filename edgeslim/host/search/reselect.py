@@ -4,9 +4,8 @@ For each budget (ascending), the candidates are the chain's sub-nets that fit it
 a smaller budget, within the budget's ``window`` (cost in [budget·(1−window), budget]; the nearest one below
 when none is that close). The sub-net nearest the budget is kept unless a neighbour — preferably one on the
 chain's accuracy–cost Pareto front, the best held-out top-1 — beats it by more than ``margin`` points: the
-standard error of held-out top-1 (``holdout_margin``). On a small held-out split a flat chain's top-1 moves by
-noise alone, and without the margin the re-selection would trade budget for noise (on mnist5k, 600 held-out
-images, two of three seeds gave the 1.0 budget to a sub-net at 0.97 of full for 2–4 more right images).
+standard error of held-out top-1 (``holdout_margin``): on a small held-out split a flat chain's top-1 moves by
+noise alone, and without the margin the re-selection would trade budget for noise.
 Every budget keeps its own sub-net: a budget is never silently dropped, and the kept set stays spread over the
 cost range.
 """

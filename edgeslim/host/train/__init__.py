@@ -1,14 +1,7 @@
-"""Training: US-Nets (sandwich rule + in-place distillation), single widths; options are torch-free."""
+"""Training: US-Nets (sandwich rule + in-place distillation), DS-Net++ stage I, single widths; options are
+torch-free (the loop is imported when used)."""
 
 from edgeslim.host.train.methods import METHODS
-from edgeslim.host.train.options import TrainOptions
+from edgeslim.host.train.options import TRAINING_METHODS, TrainOptions
 
-__all__ = ["METHODS", "TrainOptions", "train"]
-
-
-def __getattr__(name: str):
-    if name == "train":  # the training loop needs torch; importing the options must not
-        from edgeslim.host.train.loop import train
-
-        return train
-    raise AttributeError(name)
+__all__ = ["METHODS", "TRAINING_METHODS", "TrainOptions"]

@@ -13,12 +13,13 @@ import torch
 from edgeslim import __version__
 from edgeslim.console import console, progress
 from edgeslim.errors import EdgeslimError
+from edgeslim.files import write_atomic
+from edgeslim.formats import RUN
 from edgeslim.host.data import Dataset, load_dataset
 from edgeslim.host.evaluate import ship
 from edgeslim.host.gate.training import train_gates
-from edgeslim.host.models import GATE_POINTS, build_supernet
+from edgeslim.host.models import build_supernet, gate_point
 from edgeslim.host.runs import (
-    RUN_SCHEMA,
     finalize,
     load_tensors,
     load_weights,
@@ -26,13 +27,12 @@ from edgeslim.host.runs import (
     save_run,
     save_tensors_atomic,
     weight_tensors,
-    write_atomic,
 )
 from edgeslim.host.train.bootstrap import EmaTeacher
 from edgeslim.host.train.distributed import World
 from edgeslim.host.train.methods import METHODS
 from edgeslim.host.train.options import TrainOptions
-from edgeslim.host.train.steps import Batches, make_optimizer, set_cosine_lr, train_step
+from edgeslim.host.train.steps import Batches, make_optimizer, run_epochs, seeded
 from edgeslim.subnets import SubnetConfig, load_configs
 
 
@@ -54,7 +54,7 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.T
 
 def _prepare_out(opts: TrainOptions, world: World) -> tuple[Path, Path, int]:
     """The final and the in-progress run directory, and the epoch to start from."""
-    final = Path(opts.out)
+    final = opts.run_dir
     partial = final.with_name(final.name + ".partial")
     if opts.resume:
         if not (partial / "checkpoint.safetensors").is_file():
@@ -79,12 +79,13 @@ def _prepare_out(opts: TrainOptions, world: World) -> tuple[Path, Path, int]:
     return final, partial, 0
 
 
-def train(opts: TrainOptions) -> tuple[Path, dict]:
-    """Train a supernet as ``opts`` says; return the run directory and its run.json contents."""
-    opts.check()
+def train_supernet(opts: TrainOptions) -> tuple[Path, dict]:
+    """Train a supernet as ``opts`` says (any method but pss, which adds the search: see
+    :func:`edgeslim.host.search.pipeline.train_pss`); return the run directory and its run.json contents."""
     world = World.from_env(opts.device)
     try:
-        return _train(opts, world)
+        with seeded(opts.seed):
+            return _train(opts, world)
     finally:
         world.close()
 
@@ -92,12 +93,11 @@ def train(opts: TrainOptions) -> tuple[Path, dict]:
 def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
     started = time.time()
     dataset: Dataset = load_dataset(opts.data, opts.seed)
-    torch.manual_seed(opts.seed)
     supernet = build_supernet(opts.model, dataset.input_shape, dataset.num_classes, opts.granularity)
     if opts.method == "dsnet":  # the part before the gate is shared: its channel groups stay full
-        supernet.attach_gate(opts.gate_before or GATE_POINTS[opts.model], len(opts.widths.split(",")))
+        supernet.attach_gate(opts.gate_before or gate_point(opts.model_name), len(opts.widths))
     space = supernet.space
-    shipped = [space.uniform(opts.width)] if opts.method == "single" else space.parse_widths(opts.widths)
+    shipped = [space.uniform(opts.width)] if opts.method == "single" else space.parse_widths(opts.width_list())
     if opts.configs:
         shipped += load_configs(opts.configs, space)
     if len({c.name for c in shipped}) < len(shipped):
@@ -107,8 +107,8 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
     supernet.to(world.device)
     model = world.wrap(supernet)
     optimizer = make_optimizer(supernet, opts.lr, opts.weight_decay)
-    teacher = EmaTeacher(supernet, opts.ema_decay, space.largest()) if opts.teacher == "ema" else None
-    info = {"schema": RUN_SCHEMA, "edgeslim": __version__, "status": "training", "model": opts.model,
+    teacher = EmaTeacher(supernet, opts.ema_decay, space.largest()) if opts.distill == "ema" else None
+    info = {"schema": RUN, "edgeslim": __version__, "status": "training", "model": opts.model_name,
             "data": opts.data, "dataset": dataset.name, "input_shape": list(dataset.input_shape),
             "num_classes": dataset.num_classes, "classes": dataset.classes, "granularity": opts.granularity,
             "preprocessing": dataset.preprocessing(), "method": opts.method, "options": opts.same_job(),
@@ -123,38 +123,40 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
         if world.is_main:
             console.print(f"resuming {partial} at epoch {start_epoch}/{opts.epochs}")
 
-    train_part = dataset.holdout(opts.val_fraction, opts.seed)[:2] if opts.val_fraction else (None, None)
+    train_part = dataset.holdout(opts.holdout, opts.seed)[:2] if opts.holdout else (None, None)
     batches = Batches(dataset, opts.batch_size, opts.augment, *train_part)
     if teacher is not None:
         teacher.updates = start_epoch * len(batches)  # where the decay warm-up stood when the run was killed
-    total_steps = len(batches) * opts.epochs
     if world.is_main:
-        console.print(f"training {opts.model} ({opts.method}) on {dataset.summary()}; "
+        console.print(f"training {opts.model_name} ({opts.method}) on {dataset.summary()}; "
                       f"{len(space.groups)} channel groups, {opts.epochs} epochs × {len(batches)} steps")
-    plan = METHODS[opts.method]
+    method = METHODS[opts.method]
+
+    def plan(rng: np.random.Generator):
+        return method(space, rng, opts.num_random, opts.min_width, opts.width)
+
+    def seeds(epoch: int) -> tuple[np.random.Generator, torch.Generator]:
+        # the rng is the same on every process (same batches and sub-nets); the shifts differ per process
+        return (np.random.default_rng([opts.seed, epoch]),
+                torch.Generator().manual_seed(opts.seed * 100_003 + epoch * 1_009 + world.rank))
+
+    def checkpoint(epoch: int, loss: float) -> None:
+        info["history"].append({"epoch": epoch + 1, "loss": round(loss, 5)})
+        info["epoch"] = epoch + 1
+        if world.is_main:
+            tensors, optim_state = _optimizer_tensors(optimizer)
+            tensors.update(weight_tensors(supernet))
+            tensors.update(teacher.state() if teacher is not None else {})
+            save_tensors_atomic(partial / "checkpoint.safetensors", tensors, {"epoch": str(epoch + 1)})
+            info["optimizer"] = optim_state
+            write_atomic(partial / "run.json", json.dumps(info, indent=2))
+
     supernet.train()
     with progress(opts.show_progress and world.is_main) as bar:
-        task = bar.add_task("train", total=total_steps, completed=start_epoch * len(batches), status="")
-        for epoch in range(start_epoch, opts.epochs):
-            rng = np.random.default_rng([opts.seed, epoch])  # same on every process: same batches and sub-nets
-            generator = torch.Generator().manual_seed(opts.seed * 100_003 + epoch * 1_009 + world.rank)
-            losses = []
-            for b, (x, y) in enumerate(batches.epoch(rng, generator, world.rank, world.size, world.device)):
-                set_cosine_lr(optimizer, opts.lr, epoch * len(batches) + b, total_steps)
-                steps = plan(space, rng, opts.num_random, opts.min_width, opts.width)
-                losses.append(train_step(model, supernet, steps, x, y, optimizer, teacher))
-                if teacher is not None:
-                    teacher.update(supernet)
-                bar.update(task, advance=1, status=f"epoch {epoch + 1} loss {losses[-1]:.3f}")
-            info["history"].append({"epoch": epoch + 1, "loss": round(float(np.mean(losses)), 5)})
-            info["epoch"] = epoch + 1
-            if world.is_main:
-                tensors, optim_state = _optimizer_tensors(optimizer)
-                tensors.update(weight_tensors(supernet))
-                tensors.update(teacher.state() if teacher is not None else {})
-                save_tensors_atomic(partial / "checkpoint.safetensors", tensors, {"epoch": str(epoch + 1)})
-                info["optimizer"] = optim_state
-                write_atomic(partial / "run.json", json.dumps(info, indent=2))
+        task = bar.add_task("train", total=len(batches) * opts.epochs, completed=start_epoch * len(batches),
+                            status="")
+        run_epochs(model, supernet, batches, plan, optimizer, opts.lr, range(start_epoch, opts.epochs), seeds, bar,
+                   task, teacher, world.rank, world.size, checkpoint)
 
     info["replica_max_abs_diff"] = world.replica_max_abs_diff(supernet)
     info["world_size"] = world.size

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import torch
@@ -13,6 +13,15 @@ import torch.nn.functional as F
 from edgeslim.console import progress
 from edgeslim.host.data import Dataset
 from edgeslim.host.train.methods import Step
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch's global RNG (weight init, dropout) for one library call and give the caller's state back."""
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def make_optimizer(supernet: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.SGD:
@@ -41,9 +50,8 @@ class Batches:
         self.augment = augment
 
     def __len__(self) -> int:
-        """Full batches only (the incomplete last one is dropped; each epoch's order differs, so every image is
-        seen): a batch of a few images makes noisy batch-norm statistics and steps — on digits, a 5-image last
-        batch per epoch (85 % of the training split) cost 20+ points at width 0.25 after 18 epochs."""
+        """Full batches only: the incomplete last one is dropped (each epoch's order differs, so every image is
+        seen), since a batch of a few images makes noisy batch-norm statistics and steps."""
         return max(1, len(self.x) // self.batch_size)
 
     def epoch(self, rng: np.random.Generator, generator: torch.Generator, rank: int = 0, world_size: int = 1,
@@ -93,26 +101,47 @@ def train_step(model, supernet, steps: list[Step], x: torch.Tensor, y: torch.Ten
     return first_loss
 
 
-def fit(supernet, batches: Batches, plan: Callable[[np.random.Generator], list[Step]], epochs: int, lr: float,
-        weight_decay: float, seed: int, label: str, show_progress: bool = True, teacher=None) -> float:
+Seeds = Callable[[int], tuple[np.random.Generator, torch.Generator]]  # epoch -> (order/sub-net rng, shift rng)
+Plan = Callable[[np.random.Generator], list[Step]]
+
+
+def run_epochs(model, supernet, batches: Batches, plan: Plan, optimizer, lr: float, epochs: range, seeds: Seeds,
+               bar, task, teacher=None, rank: int = 0, world_size: int = 1,
+               on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
+    """The one epoch loop of every training phase: cosine schedule over all of ``epochs``' steps (counted from
+    0, so a resumed loop continues the schedule), one sandwich step per batch, the EMA teacher updated after
+    each. ``on_epoch(epoch, mean loss)`` runs after each epoch (checkpoints); returns the mean losses."""
+    device = next(supernet.parameters()).device
+    total = max(1, epochs.stop * len(batches))
+    history = []
+    for epoch in epochs:
+        rng, generator = seeds(epoch)
+        losses = []
+        for b, (x, y) in enumerate(batches.epoch(rng, generator, rank, world_size, device)):
+            set_cosine_lr(optimizer, lr, epoch * len(batches) + b, total)
+            losses.append(train_step(model, supernet, plan(rng), x, y, optimizer, teacher))
+            if teacher is not None:
+                teacher.update(supernet)
+            bar.update(task, advance=1, status=f"epoch {epoch + 1} loss {losses[-1]:.3f}")
+        history.append(float(np.mean(losses)))
+        if on_epoch is not None:
+            on_epoch(epoch, history[-1])
+    return history
+
+
+def fit(supernet, batches: Batches, plan: Plan, epochs: int, lr: float, weight_decay: float, seed: int, label: str,
+        show_progress: bool = True, teacher=None) -> float:
     """A short single-process training phase (fine-tuning, final training); returns the last epoch's loss.
     ``teacher``: an ``EmaTeacher`` the distilled sub-nets learn from (updated every step), else the live largest."""
     optimizer = make_optimizer(supernet, lr, weight_decay)
-    device = next(supernet.parameters()).device
-    total = max(1, epochs * len(batches))
+
+    def seeds(epoch: int) -> tuple[np.random.Generator, torch.Generator]:
+        return np.random.default_rng([seed, 7_919, epoch]), torch.Generator().manual_seed(seed * 7_919 + epoch)
+
     supernet.train()
-    losses = [0.0]
     with progress(show_progress) as bar:
-        task = bar.add_task(label, total=total, status="")
-        for epoch in range(epochs):
-            rng = np.random.default_rng([seed, 7_919, epoch])
-            generator = torch.Generator().manual_seed(seed * 7_919 + epoch)
-            losses = []
-            for b, (x, y) in enumerate(batches.epoch(rng, generator, device=device)):
-                set_cosine_lr(optimizer, lr, epoch * len(batches) + b, total)
-                losses.append(train_step(supernet, supernet, plan(rng), x, y, optimizer, teacher))
-                if teacher is not None:
-                    teacher.update(supernet)
-                bar.update(task, advance=1, status=f"loss {losses[-1]:.3f}")
+        task = bar.add_task(label, total=max(1, epochs * len(batches)), status="")
+        losses = run_epochs(supernet, supernet, batches, plan, optimizer, lr, range(epochs), seeds, bar, task,
+                            teacher)
     supernet.eval()
-    return float(np.mean(losses))
+    return losses[-1] if losses else 0.0
