@@ -25,14 +25,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from edgeslim.backends import BACKENDS
 from edgeslim.device.bundle import open_bundle
-from edgeslim.device.engines import ENGINES
 from edgeslim.device.runtime import DynamicModel
-from edgeslim.host.compile.builder import validation_data
 from edgeslim.host.compile.coreml import export_coreml
-from edgeslim.host.compile.exporters import export_executorch, export_tflite
+from edgeslim.host.compile.exporters import ExportJob, export_executorch, export_tflite
 from edgeslim.host.compile.folding import blob_tensors, folded_width
-from edgeslim.host.compile.validate import validate
+from edgeslim.host.compile.validate import validate, validation_data
 from edgeslim.host.runs import load_run
 from edgeslim.quiet import quiet
 
@@ -114,9 +113,10 @@ def run_case(case: str, runs: int, threads: int, workdir: Path, int8: bool = Fal
         for backend, suffix in (("executorch", ".pte"), ("tflite", ".tflite"), ("coreml", ".mlpackage")):
             path = workdir / f"{case}-{name}{suffix}"
             if backend == "coreml":
-                export_coreml({name: unfolded[name]}, example, path, {}, full_weights={})  # alone: its own slice
+                export_coreml({name: unfolded[name]}, example, path, ExportJob())  # alone: its own slice
             else:
-                (export_executorch if backend == "executorch" else export_tflite)({name: model}, example, path, {})
+                exporter = export_executorch if backend == "executorch" else export_tflite
+                exporter({name: model}, example, path, ExportJob())
             weights = path / "Data/com.apple.CoreML/weights/weight.bin" if backend == "coreml" else path
             standalone_bytes[backend][name] = weights.stat().st_size
             standalone_files[(backend, name)] = path
@@ -141,7 +141,8 @@ def run_case(case: str, runs: int, threads: int, workdir: Path, int8: bool = Fal
         model = DynamicModel(bundle, backend, threads)
         for width in model.widths:
             with quiet():
-                alone = ENGINES[backend](standalone_files[(backend, width)].read_bytes(), {width: width}, threads)
+                engine = BACKENDS[backend].load_engine()
+                alone = engine(standalone_files[(backend, width)].read_bytes(), {width: width}, threads)
                 alone.run(width, x)
             ours, ref = interleaved_medians(model, alone, width, x, runs)
             mflops = next(w["mflops"] for w in manifest["widths"] if w["name"] == width)

@@ -120,7 +120,7 @@ def gate_diagnostics(run_dir: Path) -> dict:
 
 
 def run_case(data: str, epochs: int, workdir: Path, model: str, lr: str | None = None) -> dict:
-    from edgeslim.host.compile.builder import validation_data
+    from edgeslim.host.compile.validate import validation_data
 
     runs = {}
     source = digits32(workdir / "digits32.npz") if data == "digits32" else data

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+import edgeslim
+from edgeslim import SearchOptions, load_run
 from edgeslim.host.data import load_dataset
 from edgeslim.host.evaluate import calibration_batches, describe
 from edgeslim.host.nn import count_cost
 from edgeslim.host.plot import plot_accuracy
-from edgeslim.host.runs import load_run
-from edgeslim.host.search import SearchOptions
-from edgeslim.host.search.pipeline import search_device, train_pss
-from edgeslim.host.train import TrainOptions, train
+from edgeslim.host.search.options import JOINT_SHARE
+from edgeslim.host.search.pipeline import search_device
 
 BUDGETS = (0.25, 0.5, 0.75, 1.0)
 WIDTHS = (0.25, 0.5, 0.75, 1.0)
@@ -69,15 +69,14 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
     started = time.time()
     search_opts = SearchOptions(final_epochs=final, final_lr_scale=args.final_lr_scale,
                                 threshold=args.threshold, show_progress=args.progress)
-    _, pss = train_pss(TrainOptions(method="pss", epochs=epochs, out=str(out / f"{name}-pss-{common['seed']}"),
-                                    teacher=args.teacher, **common), search_opts)
+    pss = edgeslim.train(method="pss", epochs=epochs, out=out / f"{name}-pss-{common['seed']}",
+                         teacher=args.teacher, search=search_opts, **common).info
     pss_seconds = time.time() - started
     extra = pss["search"]["finetunes"] * pss["search"]["finetune_epochs"]
     started = time.time()
     usnet_dir, usnet_seconds = out / f"{name}-usnet-{common['seed']}", None
     if not (args.reuse and _trained(usnet_dir, epochs + extra, args.usnet_teacher)):
-        train(TrainOptions(method="usnet", epochs=epochs + extra, out=str(usnet_dir),
-                           teacher=args.usnet_teacher, **common))
+        edgeslim.train(method="usnet", epochs=epochs + extra, out=usnet_dir, teacher=args.usnet_teacher, **common)
         usnet_seconds = round(time.time() - started, 1)
     print(f"done {name}/seed{common['seed']}: pss {pss_seconds:.0f} s, usnet {usnet_seconds or 'reused'} s",
           flush=True)
@@ -96,7 +95,7 @@ def add_singles(entry: dict, out: Path, name: str, epochs: int, common: dict, re
     for width in WIDTHS:
         single_dir = out / f"{name}-single-{width}"
         if not (reuse and _trained(single_dir, epochs)):
-            train(TrainOptions(method="single", width=width, epochs=epochs, out=str(single_dir), **common))
+            edgeslim.train(method="single", width=width, epochs=epochs, out=single_dir, **common)
         entry["single"] += [{"name": c["name"], **c["meta"]} for c in load_run(single_dir).info["configs"]]
     usnet_dir = out / f"{name}-usnet-{common['seed']}"
     entry["usnet_widths"] = [{"name": c["name"], **c["meta"]} for c in load_run(usnet_dir).info["configs"]]
@@ -107,7 +106,8 @@ def main() -> None:
     parser.add_argument("--datasets", default="digits,mnist5k", help="built-in names or npz:PATH (results are "
                         "keyed by the file's stem)")
     parser.add_argument("--epochs", default="digits=30,mnist5k=10")
-    parser.add_argument("--final-fraction", type=float, default=0.4, help="share of epochs for joint training")
+    parser.add_argument("--final-fraction", type=float, default=JOINT_SHARE,
+                        help="share of epochs for joint training (default %(default)s)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--final-lr-scale", type=float, default=SearchOptions.final_lr_scale)
     parser.add_argument("--threshold", type=float, default=SearchOptions.threshold,

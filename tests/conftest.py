@@ -55,8 +55,8 @@ def device_python() -> str:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    """A ResNet-20 US-Nets run on digits, 10 epochs (≈90 % at the wider widths: int8 agreement is only
-    meaningful on a model that has learned; after 6 epochs w075 was near 55 %): 4 shipped widths."""
+    """A ResNet-20 US-Nets run on digits, 10 epochs (int8 agreement is only meaningful on a model that has
+    learned): 4 shipped widths."""
     out = tmp_path_factory.mktemp("tiny") / "run"
     result = run_cli("train", "--data", "digits", "--method", "usnet", "--epochs", "10", "--calib-samples", "256",
                      "--out", str(out))

@@ -168,15 +168,15 @@ def test_build_errors_are_one_line_and_leave_nothing_behind(tiny_run, tmp_path, 
     result = run_cli("build", str(tiny_run), "--target", "x86-emu", "--backends", "tflite,onnx")
     assert result.returncode == 2 and "unknown backend 'onnx'" in result.stderr
 
-    from edgeslim.host.compile import BuildOptions, builder
+    from edgeslim.host.compile import BuildOptions, builder, exporters
 
     def broken_export(*args, **kwargs):
         raise RuntimeError("simulated exporter crash")
 
-    monkeypatch.setattr(builder, "export_tflite", broken_export)
+    monkeypatch.setattr(exporters, "export_tflite", broken_export)
     out = tmp_path / "crashed"
     with pytest.raises(RuntimeError, match="simulated"):
-        builder.build(tiny_run, BuildOptions(target="x86-emu", backends=["executorch", "tflite"], out=out,
+        builder.build(tiny_run, BuildOptions(target="x86-emu", backends=("executorch", "tflite"), out=out,
                                              quiet=True))
     assert list(tmp_path.iterdir()) == []
 

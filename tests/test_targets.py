@@ -44,3 +44,14 @@ def test_unknown_and_broken_profiles(tmp_path):
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(EdgeslimError, match="broken.json: not valid JSON"):
         load_target(str(tmp_path / "broken.json"))
+
+
+def test_backends_cli_prints_the_one_backend_table():
+    rows = json.loads(run_cli("backends", "--json").stdout)
+    assert [r["backend"] for r in rows] == ["executorch", "coreml", "tflite"]
+    by_name = {r["backend"]: r for r in rows}
+    assert by_name["tflite"]["runs_here"] and by_name["executorch"]["runs_here"]  # the host venv has both
+    assert not by_name["coreml"]["runs_here"] and by_name["coreml"]["stored"] == "whole"
+    assert by_name["executorch"]["artifact"] == "model.pte" and "int8" in by_name["tflite"]["precisions"]
+    table = run_cli("backends")
+    assert table.returncode == 0 and "model.mlpackage" in table.stdout  # the table is a result: stdout
