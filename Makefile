@@ -4,7 +4,7 @@ VENV := .venv
 DEVICE_VENV := .venv-device
 RUN := runs/digits-pss
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test test-slow wheel clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,18 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/edgeslim profile $(BUNDLE) --backend tflite --runs 200
 	$(VENV)/bin/edgeslim simulate $(BUNDLE) --trace calibration/trace-throttling-ramp.csv --plot $(BUNDLE)/simulate.png
 
+PYTEST := EDGESLIM_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python $(VENV)/bin/python -m pytest -q --durations=10
+
+# The default suite; `make test-slow` runs the tests marked slow (CI runs both).
 test: setup
-	EDGESLIM_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python $(VENV)/bin/python -m pytest -q --durations=10
+	$(PYTEST) -m "not slow"
+
+test-slow: setup
+	$(PYTEST) -m slow
+
+# The wheel a board installs without a checkout: pip install "edgeslim-<version>-py3-none-any.whl[device,tflite]"
+wheel: $(VENV)/.installed
+	$(VENV)/bin/pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation -w dist .
 
 clean:
-	rm -rf $(VENV) $(DEVICE_VENV) runs
+	rm -rf $(VENV) $(DEVICE_VENV) runs dist

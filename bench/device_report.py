@@ -77,9 +77,9 @@ def main() -> None:
         bundle = str(Path(tmp) / "bundle")
         sh(*edgeslim, "build", run, "--target", "x86-emu", "--backends", "tflite,executorch", "--out", bundle)
         profile = json.loads(sh(*device, "profile", bundle, "--runs", str(args.runs), "--threads", "2",
-                                "--device", "x86-emu-tflite-runtime", "--json"))
+                                "--device-name", "x86-emu-tflite-runtime", "--json"))
         et_profile = json.loads(sh(*edgeslim, "profile", bundle, "--backend", "executorch", "--runs", str(args.runs),
-                                   "--threads", "2", "--device", "x86-executorch", "--json"))
+                                   "--threads", "2", "--device-name", "x86-executorch", "--json"))
         switch = json.loads(sh(args.device_python, "-c", SWITCH, bundle, "5000"))
         overhead = sh(sys.executable, str(ROOT / "controller_overhead.py"), "--steps", "100000")
         slo = round(1.5 * profile["widths"][-1]["p90_ms"], 4)
@@ -87,8 +87,8 @@ def main() -> None:
         for trace in TRACES:
             plot = REPORTS / f"simulate_{trace.stem}.png"
             simulations[trace.stem] = json.loads(sh(*device, "simulate", bundle, "--trace", str(trace), "--slo-ms",
-                                                    str(slo), "--device", "x86-emu-tflite-runtime", "--json"))
-            sh(*edgeslim, "simulate", bundle, "--trace", str(trace), "--slo-ms", str(slo), "--device",
+                                                    str(slo), "--profile", "x86-emu-tflite-runtime", "--json"))
+            sh(*edgeslim, "simulate", bundle, "--trace", str(trace), "--slo-ms", str(slo), "--profile",
                "x86-emu-tflite-runtime", "--plot", str(plot))
     text = report(provenance, profile, et_profile, switch, overhead, slo, simulations)
     (REPORTS / "device_runtime.md").write_text(text)

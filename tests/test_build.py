@@ -181,6 +181,7 @@ def test_build_errors_are_one_line_and_leave_nothing_behind(tiny_run, tmp_path, 
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_int8_build_quantizes_every_width_with_the_calibration_recipe(tiny_run, tmp_path):
     out = tmp_path / "int8"
     result = run_cli("build", str(tiny_run), "--target", "x86-emu", "--backends", "tflite", "--precision", "int8",

@@ -6,6 +6,8 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -13,6 +15,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_keep_replicas_equal(tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",

@@ -53,13 +53,13 @@ def test_profile_measures_every_width_and_writes_the_latency_table(bundle_copy, 
     meter = CsvMeterEmulator(b"5.00,400.0,2000.0\r\n")
     try:
         result = run_cli("profile", str(bundle_copy), "--runs", "30", "--warmup", "3", "--backend", "tflite",
-                         "--meter", f"csv:{meter.url}", "--device", "test-x86", "--json")
+                         "--meter", f"csv:{meter.url}", "--device-name", "test-x86", "--json")
     finally:
         meter.close()
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert sorted(summary["order"]) == ["w025", "w050", "w075", "w100"]
-    profile = json.loads((bundle_copy / "profiles" / "test-x86.json").read_text())
+    profile = json.loads((bundle_copy / "profiles" / "test-x86-tflite.json").read_text())
     for width in profile["widths"]:
         assert len(width["samples_ms"]) == 30
         assert width["p50_ms"] <= width["p90_ms"] <= width["p99_ms"]
@@ -71,7 +71,7 @@ def test_profile_measures_every_width_and_writes_the_latency_table(bundle_copy, 
     from edgeslim.host.search.costs import load_latency_table
 
     supernet = load_run(tiny_run).supernet
-    latency = load_latency_table(bundle_copy / "profiles" / "test-x86.latency.json", supernet)
+    latency = load_latency_table(bundle_copy / "profiles" / "test-x86-tflite.latency.json", supernet)
     table = {w["name"]: w["p50_ms"] for w in profile["widths"]}
     configs = {c.name: c for c in load_run(tiny_run).configs}
     for name, ms in table.items():  # the measured sub-nets are reproduced exactly, others interpolated
@@ -97,7 +97,7 @@ def test_simulate_controller_against_the_references(bundle_copy, tmp_path, trace
     _synthetic_profile(bundle_copy)
     plot = tmp_path / "timeline.png"
     result = run_cli("simulate", str(bundle_copy), "--trace", str(TRACES[trace]), "--slo-ms", "11",
-                     "--device", "synthetic", "--plot", str(plot), "--json")
+                     "--profile", "synthetic", "--plot", str(plot), "--json")
     assert result.returncode == 0, result.stderr
     policies = json.loads(result.stdout)["policies"]
     assert set(policies) == {"controller", "oracle", "always largest", "always smallest"}

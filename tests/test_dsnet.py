@@ -182,6 +182,7 @@ def test_gated_bundle_runs_on_the_torch_free_device_with_a_cap(dsnet_bundle):
     assert 0 < out["gate_ms"] < out["ms"]
 
 
+@pytest.mark.slow
 def test_a_killed_dsnet_run_resumes_to_the_same_weights_and_gate(tmp_path):
     args = ["--method", "dsnet", "--epochs", "3", "--calib-samples", "128", "--complexity-weights", "0,1"]
     reference = run_cli("train", *args, "--out", str(tmp_path / "ref"))

@@ -169,6 +169,7 @@ def test_train_method_pss_runs_all_stages(tmp_path):
     assert np.isfinite([c["meta"]["top1"] for c in info["configs"]]).all()
 
 
+@pytest.mark.slow
 def test_pss_resumes_a_run_killed_during_its_search_and_refuses_single_width_runs(trained_run, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(trained_run, run_dir)  # a finished supernet phase, as left by a kill during the search

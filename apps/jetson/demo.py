@@ -17,4 +17,4 @@ from edgeslim.device.live import demo_parser, run_demo
 JETSON_SOURCES = [{"source": "thermal"}, {"source": "jetson_rails"}, {"source": "cpufreq"}]
 
 if __name__ == "__main__":
-    sys.exit(run_demo(demo_parser(__doc__.splitlines()[0]).parse_args(), JETSON_SOURCES))
+    sys.exit(run_demo(demo_parser(__doc__).parse_args(), JETSON_SOURCES))

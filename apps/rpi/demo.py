@@ -24,7 +24,7 @@ def pi_sources(meter: str | None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    parser = demo_parser(__doc__.splitlines()[0])
+    parser = demo_parser(__doc__)
     parser.add_argument("--meter", help="um:/dev/rfcomm0 (UM25C over Bluetooth serial) or csv:/dev/ttyACM0 (INA219)")
     args = parser.parse_args()
     sys.exit(run_demo(args, pi_sources(args.meter)))

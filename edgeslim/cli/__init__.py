@@ -17,6 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     from edgeslim.cli.parser import build_parser
 
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):  # a bare `edgeslim`: what can it do?
+        parser.print_help(sys.stderr)
+        return 2
     args, extra = parser.parse_known_args(argv)
     if extra:  # let the subcommand's parser, which knows its options, suggest the closest one
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")

@@ -27,8 +27,8 @@ def _show_run(path: Path, info: dict, args, started: float) -> None:
     """A run's shipped configurations: a table and a success line, or JSON."""
     if args.json:
         render.print_json(render.run_json(path, info))
-        return
-    render.width_table(render.run_rows(info), f"{info['model']} · {info['method']} · {info['dataset']}")
+    else:
+        render.width_table(render.run_rows(info), f"{info['model']} · {info['method']} · {info['dataset']}")
     if "search" in info:
         s = info["search"]
         console.print(f"search: {len(s['chain'])} nested sub-nets, {s['finetunes']} fine-tunes, "
@@ -177,7 +177,7 @@ def cmd_simulate(args) -> int:
     from edgeslim.device.simulate import SimulationOptions, simulate
 
     started = time.time()
-    result = simulate(args.bundle, args.trace, options_from(SimulationOptions, args, profile_device=args.device))
+    result = simulate(args.bundle, args.trace, options_from(SimulationOptions, args, profile=args.profile))
     if args.plot:
         plot = result.plot(args.plot)
     if args.json:
@@ -190,20 +190,28 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from edgeslim.device.live import LiveOptions, live, parse_telemetry, status_line
+    from edgeslim.device.live import LiveOptions, live, parse_telemetry, started_line, status_line
 
     options = options_from(LiveOptions, args, telemetry=parse_telemetry(args.telemetry) if args.telemetry else None)
+
+    def start(model):
+        console.print(started_line(model))
+
     if args.json:
-        render.print_json(live(args.bundle, options))
-        return 0
+        summary = live(args.bundle, options, on_start=start)
+        render.print_json(summary)
+        return 130 if summary["interrupted"] else 0
 
     def show(s):
-        console.print(status_line(s), end="\r", soft_wrap=True)
+        console.print(status_line(s), end="\r")
 
-    summary = live(args.bundle, options, status=show if console.is_terminal else None)
-    console.print(" " * 80, end="\r")
-    console.print(f"[green]✓[/green] {render.live_summary(summary)}", soft_wrap=True)
-    return 0
+    summary = live(args.bundle, options, status=show if console.is_terminal else None, on_start=start,
+                   on_prediction=lambda p: print(render.prediction_line(p), flush=True))
+    if console.is_terminal:
+        console.print(" " * 80, end="\r")
+    mark = "[yellow]interrupted:[/yellow]" if summary["interrupted"] else "[green]✓[/green]"
+    console.print(f"{mark} {render.live_summary(summary)}")
+    return 130 if summary["interrupted"] else 0
 
 
 COMMANDS = {"train": cmd_train, "search": cmd_search, "eval": cmd_eval, "models": cmd_models,

@@ -9,6 +9,7 @@ import re
 from edgeslim.backends import BACKENDS, PRECISIONS
 from edgeslim.device.profile import ProfileOptions
 from edgeslim.device.simulate import SimulationOptions
+from edgeslim.errors import closest
 from edgeslim.host.compile.options import BuildOptions
 from edgeslim.host.search.options import DEVICES, UNITS, SearchOptions
 from edgeslim.host.train.options import TEACHERS, TRAINING_METHODS, TrainOptions
@@ -16,7 +17,11 @@ from edgeslim.options import defaults
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that answers a wrong option or choice with one line and the closest valid names."""
+    """argparse that answers a wrong option or choice with one line and the closest valid names, and takes no
+    abbreviations (``--device`` is not ``--device-name``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
 
     def error(self, message: str):
         if message.startswith("unrecognized arguments:"):
@@ -33,7 +38,7 @@ class Parser(argparse.ArgumentParser):
             if match:
                 what, bad, choices = match.groups()
                 valid = [c.strip(" '") for c in choices.split(",")]
-                close = difflib.get_close_matches(bad, valid, n=3, cutoff=0.4)
+                close = closest(bad, valid)
                 what = "command" if what == "command" else f"value for {what}"
                 message = (f"unknown {what} '{bad}'" + (f"; did you mean {', '.join(close)}?" if close else "")
                            + f" (valid: {', '.join(valid)})")
@@ -74,12 +79,16 @@ def _add_train(sub) -> None:
                    "kept sub-nets) | dsnet (DS-Net++: a gate picks the width per input; in-place bootstrapping, "
                    "then gate training) | single (one width alone, the individually-trained reference) "
                    "(default %(default)s)")
-    p.add_argument("--epochs", type=int, default=d["epochs"], help="(default %(default)s)")
+    p.add_argument("--epochs", type=int, default=d["epochs"],
+                   help="training epochs in all (pss: supernet + joint training) (default %(default)s)")
     p.add_argument("--out", help="run directory (default runs/<data>-<method>)")
-    p.add_argument("--seed", type=int, default=d["seed"], help="(default %(default)s)")
-    p.add_argument("--batch-size", type=int, default=d["batch_size"], help="(default %(default)s)")
-    p.add_argument("--lr", type=float, default=d["lr"], help="(default %(default)s)")
-    p.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="(default %(default)s)")
+    p.add_argument("--seed", type=int, default=d["seed"],
+                   help="seed of the data split, initialization and sampling (default %(default)s)")
+    p.add_argument("--batch-size", type=int, default=d["batch_size"], help="training batch size (default %(default)s)")
+    p.add_argument("--lr", type=float, default=d["lr"],
+                   help="peak learning rate, cosine schedule (default %(default)s)")
+    p.add_argument("--weight-decay", type=float, default=d["weight_decay"],
+                   help="on conv and linear weights (default %(default)s)")
     p.add_argument("--num-random", type=int, default=d["num_random"],
                    help="random widths per step (sandwich rule) (default %(default)s)")
     p.add_argument("--min-width", type=float, default=d["min_width"], help="smallest width trained (default "
@@ -128,7 +137,8 @@ def _add_search_options(p, for_train: bool) -> None:
     p.add_argument("--latency-table", help="per-layer latency table (JSON) measured on the target device")
     p.add_argument("--threshold", type=float, default=d["threshold"],
                    help="fine-tune when held-out top-1 falls by more than this many points (default %(default)s)")
-    p.add_argument("--finetune-epochs", type=int, default=d["finetune_epochs"], help="(default %(default)s)")
+    p.add_argument("--finetune-epochs", type=int, default=d["finetune_epochs"],
+                   help="epochs of each fine-tune during the search (default %(default)s)")
     p.add_argument("--final-epochs", type=int,
                    help="epochs of joint training of the kept sub-nets " + (
                        "(part of --epochs; default 40%% of it)" if for_train else "(default 10)"))
@@ -201,7 +211,7 @@ def _add_device_commands(sub) -> None:
     p = sub.add_parser("profile", help="measure every width of a bundle on this device",
                        description="Measure every width like benchmark_model (first run, warm-up, p50/p90/p99, "
                                    "peak memory, temperature, energy with a meter) in random order; writes "
-                                   "profiles/<device>.json and the latency table into the bundle.")
+                                   "profiles/<device>-<backend>.json and its latency table into the bundle.")
     p.add_argument("bundle")
     p.add_argument("--backend", help=f"{' | '.join(runnable)} (default: the first the target lists that runs here)")
     p.add_argument("--runs", type=int, default=d["runs"], help="timed runs per width (default %(default)s)")
@@ -209,7 +219,8 @@ def _add_device_commands(sub) -> None:
                    "%(default)s)")
     p.add_argument("--threads", type=int, help="interpreter threads (default: the target's)")
     p.add_argument("--meter", help="serial power meter: csv:URL (INA219/INA226 lines) or um:URL (UM24C/25C/34C)")
-    p.add_argument("--device", help="device name for profiles/<device>.json (default: the board's model)")
+    p.add_argument("--device-name", help="the device's name in profiles/<device>-<backend>.json (default: the "
+                   "board's model)")
     _json_flag(p, "the profile")
     d = defaults(SimulationOptions)
     p = sub.add_parser("simulate", help="replay a telemetry trace against the bundle's latency profile",
@@ -224,7 +235,8 @@ def _add_device_commands(sub) -> None:
                    "%(default)s)")
     p.add_argument("--throttle-factor", type=float, default=d["throttle_factor"],
                    help="latency multiplier while throttled (default %(default)s)")
-    p.add_argument("--device", help="which profiles/<device>.json to use (default: the newest)")
+    p.add_argument("--profile", help="which of the bundle's profiles: a device name or <device>-<backend> "
+                   "(default: the newest)")
     p.add_argument("--plot", help="write width and latency over time to this PNG (needs matplotlib)")
     _json_flag(p, "the summary")
     p = sub.add_parser("run", help="run a bundle live: the controller picks the width",

@@ -92,7 +92,8 @@ def profile_json(data: dict) -> dict:
 
 def simulation_table(summary: dict, trace_name: str) -> None:
     table = Table(title=f"{trace_name}: {summary['frames']} frames at {summary['fps']:g} fps, SLO "
-                        f"{summary['slo_ms']:g} ms ({summary['backend']} profile of {summary['profile_device']})")
+                        f"{summary['slo_ms']:g} ms ({summary['slo_from']}; {summary['backend']} profile of "
+                        f"{summary['profile_device']})")
     for col in ("policy", "deadline misses %", "mean top-1 %", "switches/min", "time per width %"):
         table.add_column(col)
     for name, r in summary["policies"].items():
@@ -104,6 +105,12 @@ def simulation_table(summary: dict, trace_name: str) -> None:
 def live_summary(summary: dict) -> str:
     accuracy = f", top-1 {summary['top1']:.1f} %" if summary["top1"] is not None else ""
     misses = f", misses {summary['miss_rate_pct']:.2f} %" if summary["miss_rate_pct"] is not None else ""
-    return (f"{summary['frames']} frames in {summary['seconds']:.1f} s ({summary['fps']:.0f} fps, p50 "
-            f"{summary['p50_ms']:.3f} ms{misses}{accuracy}, {summary['switches']} switches); time per width: "
+    p50 = f"p50 {summary['p50_ms']:.3f} ms" if summary["p50_ms"] is not None else "no frames"
+    return (f"{summary['frames']} frames in {summary['seconds']:.1f} s ({summary['fps']:.0f} fps, {p50}"
+            f"{misses}{accuracy}, {summary['switches']} switches); time per width: "
             + " ".join(f"{w} {p:.0f} %" for w, p in summary["time_per_width_pct"].items()))
+
+
+def prediction_line(p: dict) -> str:
+    """One image of `edgeslim run --input DIR`: file, predicted class, its score, the width that ran."""
+    return f"{p['input']}\t{p['class']}\t{p['score']:.3f}\t{p['width']}"

@@ -10,6 +10,7 @@ import argparse
 import itertools
 import json
 import sys
+import textwrap
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,20 +24,34 @@ from edgeslim.device.preprocess import IMAGE_SUFFIXES, preprocess, read_image
 from edgeslim.device.runtime import DynamicModel
 from edgeslim.device.targets import TELEMETRY, Target
 from edgeslim.device.telemetry import BackgroundPoller, Reading, Telemetry
-from edgeslim.errors import EdgeslimError
+from edgeslim.errors import EdgeslimError, unknown_name
 
 
-@dataclass
+@dataclass(frozen=True)
 class LiveOptions:
-    input: str | None = None          # None: the bundle's samples; DIR; "camera" / "camera:N"
+    """``input``: None (the bundle's samples, endlessly), an image folder (each image once; a class subfolder
+    named like a bundle class gives the label) or ``camera[:N]``; ``telemetry``: source entries (default: the
+    target's); stop after ``frames`` or ``seconds``; ``routing`` / ``gate_head`` for a gated bundle."""
+
+    input: str | None = None
     telemetry: list[dict] | None = None
     slo_ms: float | None = None
     frames: int | None = None
     seconds: float | None = None
     backend: str | None = None
     threads: int | None = None
-    routing: str | None = None        # a gated bundle: "gate" (default) or "fixed"
-    gate_head: str | None = None      # a gated bundle: which width head decides (default: the bundle's)
+    routing: str | None = None
+    gate_head: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.slo_ms is not None and self.slo_ms <= 0:
+            raise EdgeslimError(f"--slo-ms {self.slo_ms}: use a positive latency in milliseconds")
+        if self.frames is not None and self.frames < 1 or self.seconds is not None and self.seconds <= 0:
+            raise EdgeslimError("--frames must be at least 1 and --seconds positive")
+        if self.threads is not None and self.threads < 1:
+            raise EdgeslimError(f"--threads {self.threads}: use at least 1 (or leave it out for the target's)")
+        if self.routing not in (None, "gate", "fixed"):
+            raise unknown_name("routing", self.routing, ("gate", "fixed"))
 
 
 def parse_telemetry(spec: str) -> list[dict]:
@@ -45,8 +60,6 @@ def parse_telemetry(spec: str) -> list[dict]:
     for item in filter(None, (s.strip() for s in spec.split(","))):
         kind, _, arg = item.partition(":")
         if kind not in TELEMETRY:
-            from edgeslim.errors import unknown_name
-
             raise unknown_name("telemetry source", kind, TELEMETRY)
         entry = {"source": kind}
         if arg:
@@ -55,8 +68,11 @@ def parse_telemetry(spec: str) -> list[dict]:
     return sources
 
 
-def frames_from(source: str | None, bundle_path: Path) -> Iterator[tuple[np.ndarray, int | None]]:
-    """(image, label or None) pairs, endlessly for samples and cameras, once for a folder."""
+Frame = tuple[np.ndarray, int | None, str | None]  # image, label (if known), file (folder input)
+
+
+def frames_from(source: str | None, bundle_path: Path, classes: list[str] | None = None) -> Iterator[Frame]:
+    """Frames, endlessly for samples and cameras, once for a folder (labelled by class subfolder names)."""
     if source is None:
         samples = bundle_path / "samples.npz"
         if not samples.is_file():
@@ -64,7 +80,7 @@ def frames_from(source: str | None, bundle_path: Path) -> Iterator[tuple[np.ndar
         with np.load(samples, allow_pickle=False) as data:
             x, y = data["x"], data["y"]
         for i in itertools.cycle(range(len(x))):
-            yield x[i], int(y[i])
+            yield x[i], int(y[i]), None
     elif source.startswith("camera"):
         yield from _camera(int(source.partition(":")[2] or 0))
     else:
@@ -72,18 +88,19 @@ def frames_from(source: str | None, bundle_path: Path) -> Iterator[tuple[np.ndar
         files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (*IMAGE_SUFFIXES, ".npy"))
         if not files:
             raise EdgeslimError(f"--input {source}: no images ({', '.join(IMAGE_SUFFIXES)} or .npy) found")
+        index = {name: i for i, name in enumerate(classes or [])}
         for file in files:
-            yield read_image(file), None
+            yield read_image(file), index.get(file.parent.name), file.relative_to(folder).as_posix()
 
 
-def _camera(index: int) -> Iterator[tuple[np.ndarray, None]]:
+def _camera(index: int) -> Iterator[Frame]:
     try:
         from picamera2 import Picamera2
 
         camera = Picamera2()
         camera.start()
         while True:
-            yield camera.capture_array()[..., :3], None
+            yield camera.capture_array()[..., :3], None, None
     except ImportError:
         pass
     try:
@@ -97,12 +114,17 @@ def _camera(index: int) -> Iterator[tuple[np.ndarray, None]]:
         ok, frame = capture.read()
         if not ok:
             return
-        yield frame[..., ::-1], None
+        yield frame[..., ::-1], None, None
 
 
-def live(bundle_path: str | Path, options: LiveOptions, status=None) -> dict:
-    """Run the loop until the input ends, ``frames`` or ``seconds``; ``status(dict)`` is called ~4x a second."""
+def live(bundle_path: str | Path, options: LiveOptions, status=None, on_prediction=None, on_start=None) -> dict:
+    """Run the loop until the input ends, ``frames``, ``seconds`` or Ctrl-C (the summary then says
+    ``interrupted``); ``on_start(model)`` is called once the bundle is open, ``status(dict)`` ~4x a second,
+    ``on_prediction(dict)`` after each image of a folder (file, class, score, width; also in the summary)."""
     model = DynamicModel.open(bundle_path, backend=options.backend, threads=options.threads)
+    if options.gate_head and not model.gate:
+        raise EdgeslimError(f"--gate-head {options.gate_head}: {model.bundle.path} has no gate (it was not trained "
+                            "with --method dsnet); drop --gate-head")
     if options.routing or options.gate_head:
         model.set_routing(options.routing or model.routing, options.gate_head)
     manifest = model.bundle.manifest
@@ -116,9 +138,12 @@ def live(bundle_path: str | Path, options: LiveOptions, status=None) -> dict:
     controller = WidthController(costs, policy, telemetry=poller)
     used, latencies, correct, labelled, misses = Counter(), [], 0, 0, 0
     started = last_status = time.perf_counter()
-    switches, previous = 0, controller.rung
+    switches, previous, predictions, interrupted = 0, controller.rung, [], False
+    classes = manifest.get("classes") or []
+    if on_start:
+        on_start(model)
     try:
-        for count, (image, label) in enumerate(frames_from(options.input, model.bundle.path), 1):
+        for count, (image, label, name) in enumerate(frames_from(options.input, model.bundle.path, classes), 1):
             model.set_width(controller.rung)  # a gated bundle: the widest the gate may pick
             logits = model(preprocess(image, manifest["input"]))
             used[model.last_width] += 1
@@ -127,6 +152,12 @@ def live(bundle_path: str | Path, options: LiveOptions, status=None) -> dict:
             if label is not None:
                 labelled += 1
                 correct += int(np.argmax(logits) == label)
+            if name is not None:
+                best = int(np.argmax(logits))
+                predictions.append({"input": name, "class": classes[best] if best < len(classes) else str(best),
+                                    "score": round(float(logits[0, best]), 4), "width": model.last_width})
+                if on_prediction:
+                    on_prediction(predictions[-1])
             rung = controller.step(model.last_ms)
             switches += rung != previous
             previous = rung
@@ -136,6 +167,8 @@ def live(bundle_path: str | Path, options: LiveOptions, status=None) -> dict:
                 status(_status(model, controller.reading, latencies, count, now - started))
             if options.frames and count >= options.frames or options.seconds and now - started >= options.seconds:
                 break
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         if poller:
             poller.close()
@@ -148,12 +181,16 @@ def live(bundle_path: str | Path, options: LiveOptions, status=None) -> dict:
             "switches": switches, "time_per_width_pct": {w: round(100.0 * used[w] / max(1, frames), 2)
                                                          for w in model.widths},
             "top1": round(100.0 * correct / labelled, 2) if labelled else None,
-            "telemetry": [s["source"] for s in target.telemetry], "last_reading": _reading(controller.reading)}
+            "telemetry": [s["source"] for s in target.telemetry], "last_reading": _reading(controller.reading),
+            "interrupted": interrupted, **({"predictions": predictions} if options.input and predictions else {})}
 
 
-def demo_parser(description: str) -> argparse.ArgumentParser:
-    """The options every board demo shares (bundle, input, replay, SLO, duration)."""
-    parser = argparse.ArgumentParser(description=description)
+def demo_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every board demo shares (bundle, input, replay, SLO, duration); ``doc``: the demo's docstring
+    (its first paragraph describes it, the rest is shown as examples)."""
+    summary, _, rest = doc.strip().partition("\n\n")
+    parser = argparse.ArgumentParser(description=textwrap.fill(" ".join(summary.split()), 100), epilog=rest,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bundle")
     parser.add_argument("--input", help="camera[:N], an image folder, or nothing for the bundle's own test samples")
     parser.add_argument("--replay", help="replay a telemetry trace instead of reading the board's sensors")
@@ -168,16 +205,19 @@ def run_demo(args: argparse.Namespace, board_sources: list[dict]) -> int:
     JSON on stdout; a user mistake is one line and exit status 2."""
     sources = ([{"source": "replay", "path": args.replay, "loop": True, "speed": args.replay_speed}]
                if args.replay else board_sources)
-    options = LiveOptions(input=args.input, telemetry=sources, slo_ms=args.slo_ms, seconds=args.seconds)
     try:
-        summary = live(args.bundle, options,
+        options = LiveOptions(input=args.input, telemetry=sources, slo_ms=args.slo_ms, seconds=args.seconds)
+        summary = live(args.bundle, options, on_start=lambda m: print(started_line(m), file=sys.stderr, flush=True),
                        status=lambda s: print("\r" + status_line(s), end="", file=sys.stderr, flush=True))
     except EdgeslimError as exc:
         print(f"demo: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before the loop started (while opening the bundle)
+        print("\ndemo: interrupted", file=sys.stderr)
+        return 130
     print(file=sys.stderr)
     print(json.dumps(summary, indent=2))
-    return 0
+    return 130 if summary["interrupted"] else 0
 
 
 def _costs(model: DynamicModel) -> list[float]:
@@ -186,7 +226,7 @@ def _costs(model: DynamicModel) -> list[float]:
     from edgeslim.device.profile import load_profile
 
     try:
-        measured = {w["name"]: w["p50_ms"] for w in load_profile(model.bundle.path)["widths"]}
+        measured = {w["name"]: w["p50_ms"] for w in load_profile(model.bundle.path, backend=model.backend)["widths"]}
         costs = [measured[w] for w in model.widths]
         if costs == sorted(costs):
             return costs
@@ -194,6 +234,11 @@ def _costs(model: DynamicModel) -> list[float]:
         pass
     widths = {w["name"]: w for w in model.bundle.widths}
     return [widths[w]["mflops"] for w in model.widths]
+
+
+def started_line(model: DynamicModel) -> str:
+    return (f"running {model.bundle.path} on {model.backend} ({len(model.widths)} widths, {model.threads} threads); "
+            "Ctrl-C stops and prints the summary")
 
 
 def status_line(s: dict) -> str:

@@ -2,8 +2,9 @@
 
 For each width, in a randomized order: first run (paid at load), warm-up, then ``runs`` timed batch-1 calls →
 p50/p90/p99; peak memory of the process; temperature at start and end; energy per inference when a serial power
-meter is given. Writes ``profiles/<device>.json`` into the bundle and ``profiles/<device>.latency.json``, the
-per-sub-net latency table `edgeslim search --latency-table` reads.
+meter is given. Writes ``profiles/<device>-<backend>.json`` into the bundle (one per device and backend) and
+``profiles/<device>-<backend>.latency.json``, the per-sub-net latency table `edgeslim search --latency-table`
+reads.
 """
 
 from __future__ import annotations
@@ -52,17 +53,20 @@ def open_meter(spec: str):
 class ProfileOptions:
     """``backend`` (default: the first of the bundle's that runs here), timed ``runs`` and untimed ``warmup``
     calls per width, interpreter ``threads`` (default: the target's), a serial power ``meter`` (``csv:URL`` or
-    ``um:URL``) and the ``device`` name the profile is saved under (default: the board's model)."""
+    ``um:URL``) and the ``device_name`` the profile is saved under (default: the board's model)."""
 
     backend: str | None = None
     runs: int = 200
     warmup: int = 20
     threads: int | None = None
     meter: str | None = None
-    device: str | None = None
+    device_name: str | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.device_name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.device_name):
+            raise EdgeslimError(f"--device-name {self.device_name!r}: use letters, digits, '.', '_' and '-' only "
+                                "(it names a file in the bundle's profiles/)")
         if self.runs < 5:
             raise EdgeslimError(f"--runs {self.runs}: use at least 5 timed runs per width")
         if self.warmup < 0:
@@ -73,7 +77,8 @@ class ProfileOptions:
 
 @dataclass(frozen=True)
 class Profile:
-    """A measured profile (``profiles/<device>.json`` of a bundle): per width p50/p90/p99, first run, samples."""
+    """A measured profile (``profiles/<device>-<backend>.json`` of a bundle): per width p50/p90/p99, first run,
+    samples."""
 
     path: Path
     data: dict
@@ -167,7 +172,7 @@ def profile(bundle: Bundle | str | Path, options: ProfileOptions | None = None, 
     if meter is not None:
         meter.close()
     result = {
-        "format": PROFILE, "device": options.device or device_name(), "machine": platform.machine(),
+        "format": PROFILE, "device": options.device_name or device_name(), "machine": platform.machine(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "backend": model.backend,
         "threads": model.threads, "runs": options.runs, "warmup": options.warmup, "order": order,
         "load_ms": {"import_runtime": round(model.import_ms, 3), "rebuild_artifact": round(model.materialize_ms, 3),
@@ -190,21 +195,29 @@ def latency_table(profile_data: dict) -> dict:
 def _write(bundle: Path, data: dict) -> Path:
     directory = bundle / "profiles"
     directory.mkdir(exist_ok=True)
-    for name, payload in ((f"{data['device']}.json", data), (f"{data['device']}.latency.json", latency_table(data))):
+    stem = f"{data['device']}-{data['backend']}"
+    for name, payload in ((f"{stem}.json", data), (f"{stem}.latency.json", latency_table(data))):
         write_atomic(directory / name, json.dumps(payload, indent=1))
-    return directory / f"{data['device']}.json"
+    return directory / f"{stem}.json"
 
 
-def load_profile(bundle: Path, device: str | None = None) -> dict:
-    """The bundle's profile for ``device`` (default: the only or the newest one)."""
+def load_profile(bundle: Path, name: str | None = None, backend: str | None = None) -> dict:
+    """The bundle's newest profile, of ``name`` (a profile file's stem, ``<device>-<backend>``, or a device name)
+    and ``backend`` when given."""
     from edgeslim.jsonfile import read_json
 
     directory = Path(bundle) / "profiles"
-    if device:
-        return read_json(directory / f"{device}.json", dict, "an edgeslim profile",
-                         f"; measure it with `edgeslim profile {bundle}`")
-    files = sorted((p for p in directory.glob("*.json") if not p.name.endswith(".latency.json")),
-                   key=lambda p: p.stat().st_mtime)
-    if not files:
-        raise EdgeslimError(f"{bundle}: no latency profile yet; measure one with `edgeslim profile {bundle}`")
-    return read_json(files[-1], dict, "an edgeslim profile")
+    found = []
+    for path in directory.glob("*.json"):
+        if path.name.endswith(".latency.json"):
+            continue
+        data = read_json(path, dict, "an edgeslim profile")
+        if (name is None or name in (path.stem, data.get("device"))) and backend in (None, data.get("backend")):
+            found.append((path.stat().st_mtime, path.name, data))
+    if not found:
+        what = " ".join(filter(None, (name, backend)))
+        have = sorted(p.stem for p in directory.glob("*.json") if not p.name.endswith(".latency.json"))
+        raise EdgeslimError(f"{bundle}: no {what + ' ' if what else ''}latency profile"
+                            f"{' (it has ' + ', '.join(have) + ')' if have else ''}; measure one with "
+                            f"`edgeslim profile {bundle}`")
+    return max(found, key=lambda f: f[:2])[2]

@@ -24,7 +24,7 @@ from edgeslim.backends import BACKENDS, runnable_here
 from edgeslim.device.bundle.manifest import Bundle, BundleError, open_bundle
 from edgeslim.device.engines import default_threads
 from edgeslim.device.preprocess import preprocess
-from edgeslim.errors import unknown_name
+from edgeslim.errors import EdgeslimError, unknown_name
 from edgeslim.quiet import quiet
 
 GATE = "gate"  # the engine entry of a gated bundle's first program
@@ -99,8 +99,14 @@ class DynamicModel:
     def set_width(self, width: str | int) -> None:
         """Switch to ``width`` (a name, or an index into ``widths``, smallest first); under gate routing, the
         widest the gate may choose."""
-        if isinstance(width, int):
+        if isinstance(width, (int, np.integer)) and not isinstance(width, bool):
+            if not -len(self.widths) <= width < len(self.widths):
+                raise EdgeslimError(f"set_width({width}): this bundle has {len(self.widths)} widths "
+                                    f"({', '.join(self.widths)}); use an index below {len(self.widths)}")
             width = self.widths[width]
+        elif not isinstance(width, str):
+            raise EdgeslimError(f"set_width({width!r}): give a width's name ({', '.join(self.widths)}) or its index "
+                                "in widths (0 = the smallest)")
         elif width not in self.widths:
             raise unknown_name("width", width, self.widths)
         self.width = width
@@ -129,8 +135,14 @@ class DynamicModel:
         return self(preprocess(image, self.bundle.manifest["input"]))[0]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Logits (1, classes) of one preprocessed input ``x`` of ``input_shape`` at the current width."""
+        """Logits (N, classes) of preprocessed inputs ``x`` (N, C, H, W) at the current width, one call per input
+        (the programs take batch 1; ``last_ms`` is the last one's)."""
         x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.ndim != 4 or x.shape[1:] != self.input_shape[1:] or not len(x):
+            raise EdgeslimError(f"input of shape {x.shape}: the model takes preprocessed (N, "
+                                f"{', '.join(map(str, self.input_shape[1:]))}) float32; for raw images use predict()")
+        if len(x) > 1:
+            return np.concatenate([self(x[i:i + 1]) for i in range(len(x))])
         started = time.perf_counter()
         if not self.gate:
             out = self.engine.run(self.width, x)

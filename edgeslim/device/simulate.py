@@ -27,10 +27,13 @@ from edgeslim.errors import EdgeslimError
 from edgeslim.options import with_fields
 
 
+SLO_FROM_P90 = 1.5  # the default SLO: this many times the largest width's measured p90
+
+
 @dataclass(frozen=True)
 class SimulationOptions:
-    """The stream (``fps``), the latency SLO (default: the target profile's), the throttling model, and which
-    profile of the bundle to replay (``profile_device``, default: the newest)."""
+    """The stream (``fps``), the latency SLO (default: 1.5 × the largest width's p90), the throttling model, which
+    profile of the bundle to replay (``profile``: a device name or ``<device>-<backend>``, default: the newest)."""
 
     slo_ms: float | None = None
     fps: float = 30.0
@@ -38,7 +41,7 @@ class SimulationOptions:
     thermal_slope: float = 0.02
     thermal_knee_c: float = 60.0
     seed: int = 0
-    profile_device: str | None = None
+    profile: str | None = None
 
     def __post_init__(self) -> None:
         if self.slo_ms is not None and self.slo_ms <= 0:
@@ -71,7 +74,7 @@ def simulate(bundle: Bundle | str | Path, trace: str | Path, options: Simulation
     ``fields`` override :class:`SimulationOptions`."""
     options = with_fields(SimulationOptions, options, fields)
     bundle = bundle if isinstance(bundle, Bundle) else open_bundle(bundle, verify=False)
-    result = replay(load_profile(bundle.path, options.profile_device), bundle.manifest.get("policy", {}),
+    result = replay(load_profile(bundle.path, options.profile), bundle.manifest.get("policy", {}),
                     trace, options)
     return Simulation({k: v for k, v in result.items() if k != "timeline"}, result["timeline"])
 
@@ -96,17 +99,19 @@ class _Trace:
         return self.samples[max(0, int(np.searchsorted(self.times, t, side="right")) - 1)][1]
 
 
-def replay(profile: dict, manifest_policy: dict, trace_path: str | Path, options: SimulationOptions) -> dict:
+def replay(profile: dict, manifest_policy: dict, trace_file: str | Path, options: SimulationOptions) -> dict:
     """Run the four policies over the trace; returns their summaries and per-frame timelines."""
     widths = sorted(profile["widths"], key=lambda w: w["mflops"])
     if any(not w.get("samples_ms") for w in widths):
         raise EdgeslimError("the profile has no latency samples; measure it again with `edgeslim profile`")
     samples = [np.sort(np.asarray(w["samples_ms"], dtype=float)) for w in widths]
     accuracy = np.array([w.get("top1") or 0.0 for w in widths])
-    policy = Policy.from_json({**manifest_policy, **({"slo_ms": options.slo_ms} if options.slo_ms else {})})
-    if policy.slo_ms is None:
-        raise EdgeslimError("no latency SLO: pass --slo-ms (the target profile sets none)")
-    trace = _Trace(trace_path)
+    # the SLO: --slo-ms, else 1.5 × the largest width's p90 — throttling (×2) then makes the largest width miss,
+    # so the trace shows the controller at work whatever the model's size (the target's frame budget, e.g. 33 ms,
+    # may never bind for a small model)
+    slo_ms = options.slo_ms or round(SLO_FROM_P90 * float(np.percentile(samples[-1], 90)), 4)
+    policy = Policy.from_json({**manifest_policy, "slo_ms": slo_ms})
+    trace = _Trace(trace_file)
     duration = float(trace.times[-1])
     frames = int(duration * options.fps)
     rng = np.random.default_rng(options.seed)
@@ -155,10 +160,12 @@ def replay(profile: dict, manifest_policy: dict, trace_path: str | Path, options
                                    for i, w in enumerate(widths)},
         }
     return {"trace": str(trace.path), "frames": frames, "duration_s": duration, "fps": options.fps,
-            "slo_ms": policy.slo_ms, "profile_device": profile["device"], "backend": profile["backend"],
+            "slo_ms": policy.slo_ms, "slo_from": "--slo-ms" if options.slo_ms else f"{SLO_FROM_P90} × p90 of "
+            f"{widths[-1]['name']}", "profile_device": profile["device"], "backend": profile["backend"],
             "options": asdict(options), "policies": results,
             "timeline": {"t": times, "rung": chosen["controller"], "oracle": chosen["oracle"], "cap": caps,
                          "latency_ms": latency[np.arange(frames), chosen["controller"]], "factor": factor,
+                         "latency_largest_ms": latency[:, -1], "latency_smallest_ms": latency[:, 0],
                          "temperature_c": np.array([r.temperature_c if r.temperature_c is not None else np.nan
                                                     for r in readings]),
                          "widths": [w["name"] for w in widths]}}
@@ -180,13 +187,18 @@ def plot_timeline(result: dict, path: Path) -> Path:
     ax_w.step(tl["t"], tl["cap"], where="post", label="thermal/battery cap", ls="--", lw=0.8)
     ax_w.set_yticks(range(len(tl["widths"])), tl["widths"])
     ax_w.set_ylabel("width")
-    ax_w.legend(loc="lower left", fontsize=8)
     temperature = ax_w.twinx()
-    temperature.plot(tl["t"], tl["temperature_c"], color="tab:red", alpha=0.4, lw=0.8)
+    temperature.plot(tl["t"], tl["temperature_c"], color="tab:red", alpha=0.4, lw=0.8, label="temperature")
     temperature.set_ylabel("°C", color="tab:red")
-    ax_l.plot(tl["t"], tl["latency_ms"], lw=0.4, label="latency (controller)")
+    handles = [h for ax in (ax_w, temperature) for h in ax.get_legend_handles_labels()[0]]
+    ax_w.legend(handles, [h.get_label() for h in handles], loc="lower left", fontsize=8)
+    ax_l.plot(tl["t"], tl["latency_largest_ms"], lw=0.4, color="tab:gray", alpha=0.6,
+              label=f"always largest ({tl['widths'][-1]})")
+    ax_l.plot(tl["t"], tl["latency_smallest_ms"], lw=0.4, color="tab:green", alpha=0.6,
+              label=f"always smallest ({tl['widths'][0]})")
+    ax_l.plot(tl["t"], tl["latency_ms"], lw=0.5, color="tab:blue", label="controller")
     ax_l.axhline(result["slo_ms"], color="k", ls="--", lw=0.8, label=f"SLO {result['slo_ms']:.3g} ms")
-    ax_l.set_ylabel("ms")
+    ax_l.set_ylabel("latency (ms)")
     ax_l.set_xlabel("time (s)")
     ax_l.legend(loc="upper left", fontsize=8)
     fig.suptitle(f"{Path(result['trace']).name}: misses {result['policies']['controller']['miss_rate_pct']:.2f} %, "

@@ -77,7 +77,8 @@ def gated_rows(supernet: Supernet, configs: list[SubnetConfig], dataset: Dataset
 def evaluate_run(run, data: str | None = None, widths: str | None = None, configs: str | None = None
                  ) -> tuple[Dataset, list[dict]]:
     """The width table of ``run`` on ``data`` (default: its own test split): every shipped configuration, any
-    extra uniform ``widths`` ("0.3,0.6") or ``configs`` (a JSON file), BN recalibrated for those on the fly; then
+    extra uniform ``widths`` ("0.3,0.6") or ``configs`` (a JSON file), BN recalibrated for those on the fly
+    (marked ``extra``); then
     one row per gate width head (with ``share``: the images per width) for a gated run."""
     from edgeslim.errors import EdgeslimError
     from edgeslim.host.data import load_dataset
@@ -93,7 +94,8 @@ def evaluate_run(run, data: str | None = None, widths: str | None = None, config
     for config in extra:
         if config.key() not in run.supernet.bn_stats:
             run.supernet.recalibrate_bn(config, calibration_batches(dataset, info["options"]["calib_samples"]))
-    rows = [describe(run.supernet, c, dataset) for c in run.configs + extra]
+    rows = [describe(run.supernet, c, dataset) for c in run.configs]
+    rows += [{**describe(run.supernet, c, dataset), "extra": True} for c in extra]
     if "gate" in info:
         rows += gated_rows(run.supernet, run.configs, dataset, info["gate"])
     return dataset, rows

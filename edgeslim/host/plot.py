@@ -32,14 +32,24 @@ def plot_accuracy(curves: dict[str, list[dict]], path: Path, title: str) -> Path
     return path
 
 
-def plot_run(run, path: Path, rows: list[dict], data: str | None = None) -> Path:
-    """``run``'s accuracy-vs-MFLOPs plot from its width-table ``rows`` (gate rows carry ``share``)."""
-    static = [r for r in rows if "share" not in r]
+def run_curves(run, rows: list[dict]) -> dict[str, list[dict]]:
+    """The curves of ``run``'s accuracy plot from its width-table ``rows``: the shipped configurations, a gate's
+    heads (rows with ``share``), extra widths evaluated on the fly, the uniform widths measured before a search."""
+    shipped = [r for r in rows if "share" not in r and not r.get("extra")]
     gated = [r for r in rows if "share" in r]
-    curves = {run.info["method"] + (" static widths" if gated else ""): static}
+    extra = [r for r in rows if r.get("extra")]
+    curves = {run.info["method"] + (" static widths" if gated else " (shipped)"): shipped}
     if gated:
         curves["gate (input-dependent width)"] = gated
+    if extra:
+        curves["extra widths (BN recalibrated)"] = extra
     if run.info.get("before_search"):  # the uniform widths as measured before the search changed the weights
-        curves["uniform widths, before search"] = [{"name": c["name"], **c["meta"]} for c in run.info["before_search"]]
+        curves["uniform widths before the search and joint training"] = [
+            {"name": c["name"], **c["meta"]} for c in run.info["before_search"]]
+    return curves
+
+
+def plot_run(run, path: Path, rows: list[dict], data: str | None = None) -> Path:
+    """``run``'s accuracy-vs-MFLOPs plot from its width-table ``rows``."""
     dataset = data or run.info["dataset"]
-    return plot_accuracy(curves, path, f"{run.info['model']} on {dataset}: accuracy vs MFLOPs")
+    return plot_accuracy(run_curves(run, rows), path, f"{run.info['model']} on {dataset}: accuracy vs MFLOPs")

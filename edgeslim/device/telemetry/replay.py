@@ -24,18 +24,19 @@ def _value(column: str, text):
 
 
 def trace_path(name: str | Path) -> Path:
-    """A trace file, or the name of a shipped one (``throttling-ramp`` → calibration/trace-throttling-ramp.csv)."""
+    """A trace file, or a shipped trace by name (``throttling-ramp``) or by its checkout path
+    (``calibration/trace-throttling-ramp.csv`` works from any directory, also in an installed package)."""
     path = Path(name)
     if path.exists():
         return path
     from edgeslim.resources import data_dir
 
-    shipped = {p.stem.removeprefix("trace-"): p for p in data_dir("calibration").glob("trace-*.*")}
-    if str(name) in shipped:
-        return shipped[str(name)]
-    if path.name in {p.name for p in shipped.values()}:
-        return data_dir("calibration") / path.name
-    return path
+    folder = data_dir("calibration")
+    shipped = {p.stem.removeprefix("trace-"): p for p in sorted(folder.glob("trace-*.*"))}
+    by_file = {p.name: p for p in shipped.values()}
+    if str(name) in shipped or path.name in by_file:
+        return shipped.get(str(name)) or by_file[path.name]
+    raise EdgeslimError(f"{name}: no such trace file; shipped traces: {', '.join(shipped)} (in {folder})")
 
 
 def load_trace(path: str | Path) -> list[tuple[float, Reading]]:

@@ -1,24 +1,29 @@
-"""Built-in models, and the registry user models join: ordinary definitions made slimmable by ``slimify``."""
+"""Built-in models, and the registry user models join: ordinary definitions made slimmable by ``slimify``.
+
+The registry itself is torch-free (built-ins are named as ``module:function`` and imported when built), so
+listing the models or checking a name never loads torch.
+"""
 
 from __future__ import annotations
 
 import copy
+import importlib
 from collections.abc import Callable
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from edgeslim.errors import EdgeslimError, unknown_name
-from edgeslim.host.models.mobilenetv2 import mobilenetv2
-from edgeslim.host.models.resnet import resnet18, resnet20
-from edgeslim.host.nn import Supernet, slimify
 
-Factory = Callable[[int, int, int], nn.Module]  # (input channels, classes, input size) -> model
+if TYPE_CHECKING:
+    from torch import nn
 
-MODELS: dict[str, Factory] = {
-    "resnet20": resnet20,
-    "resnet18": resnet18,
-    "mobilenetv2": mobilenetv2,
+    from edgeslim.host.nn import Supernet
+
+Factory = Callable[[int, int, int], "nn.Module"]  # (input channels, classes, input size) -> model
+
+MODELS: dict[str, Factory | str] = {
+    "resnet20": "edgeslim.host.models.resnet:resnet20",
+    "resnet18": "edgeslim.host.models.resnet:resnet18",
+    "mobilenetv2": "edgeslim.host.models.mobilenetv2:mobilenetv2",
 }
 
 # Where a DS-Net++ gate sits by default: right before this module, i.e. after the stem and the first block.
@@ -34,7 +39,7 @@ def register_model(name: str, factory: Factory, gate_before: str | None = None) 
         GATE_POINTS[name] = gate_before
 
 
-def model_name(model: str | nn.Module) -> str:
+def model_name(model: str | Any) -> str:
     """The name a run records for ``model``; a module given directly joins the registry under its class name."""
     if isinstance(model, str):
         return model
@@ -55,10 +60,18 @@ def build_supernet(model: str | nn.Module, input_shape: tuple[int, int, int], nu
                    granularity: int = 8) -> Supernet:
     """The slimmable ``model`` (a registered name, or a module) for inputs of ``input_shape`` (C, H, W) and
     ``num_classes`` classes."""
+    import torch
+
+    from edgeslim.host.nn import slimify
+
     name = model_name(model)
     if name not in MODELS:
         raise unknown_name("model", name, MODELS)
-    net = MODELS[name](input_shape[0], num_classes, max(input_shape[1:]))
+    factory = MODELS[name]
+    if isinstance(factory, str):
+        module, _, attribute = factory.partition(":")
+        factory = getattr(importlib.import_module(module), attribute)
+    net = factory(input_shape[0], num_classes, max(input_shape[1:]))
     try:
         with torch.no_grad():
             outputs = net.eval()(torch.zeros(1, *input_shape)).shape

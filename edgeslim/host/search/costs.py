@@ -3,7 +3,7 @@
 Latency table (JSON), either per layer, a linear model fitted on the device:
 ``{"format": "edgeslim-latency/1", "device": "...", "layers": {"<layer>": {"fixed_ms": a, "ms_per_mmac": b}}}``;
 a sub-net's latency is the sum over its layers of ``fixed_ms + ms_per_mmac * MMACs(layer at its widths)``;
-or per sub-net, as `edgeslim profile` writes it (``profiles/<device>.latency.json``):
+or per sub-net, as `edgeslim profile` writes it (``profiles/<device>-<backend>.latency.json``):
 ``{"format": "edgeslim-latency/1", "subnets": [{"mflops": m, "ms": t}, ...]}``; a sub-net's latency is then
 interpolated (linearly, extrapolated at the ends) from the measured sub-nets by its MFLOPs.
 """
