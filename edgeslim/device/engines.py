@@ -42,6 +42,9 @@ class TFLiteEngine:
             outputs = sorted(runner.get_output_details().items(), key=lambda kv: (len(kv[0]), kv[0]))  # output_0, 1…
             self.io[width] = (input_name, input_spec, outputs)
 
+    def input_shape(self, width: str) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.io[width][1]["shape"])
+
     def run(self, width: str, x: np.ndarray) -> np.ndarray:
         return self.run_all(width, x)[0]
 
@@ -85,6 +88,10 @@ class ExecuTorchEngine:
         self._torch = torch
         self.program = Runtime.get().load_program(data)
         self.methods = {width: self.program.load_method(entry) for width, entry in entries.items()}
+
+    def input_shape(self, width: str) -> tuple[int, ...]:
+        meta = self.methods[width].metadata
+        return tuple(meta.input_tensor_meta(0).sizes()) if meta.num_inputs() == 1 else ()
 
     def run(self, width: str, x: np.ndarray) -> np.ndarray:
         return self.methods[width].execute([self._torch.from_numpy(x)])[0].numpy()

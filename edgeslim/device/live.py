@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeslim.device.bundle.manifest import Bundle
 from edgeslim.device.controller import WidthController
 from edgeslim.device.preprocess import IMAGE_SUFFIXES, preprocess, read_image
 from edgeslim.device.runtime import DynamicModel
@@ -71,14 +72,12 @@ def parse_telemetry(spec: str) -> list[dict]:
 Frame = tuple[np.ndarray, int | None, str | None]  # image, label (if known), file (folder input)
 
 
-def frames_from(source: str | None, bundle_path: Path, classes: list[str] | None = None) -> Iterator[Frame]:
+def frames_from(source: str | None, bundle: Bundle, classes: list[str] | None = None) -> Iterator[Frame]:
     """Frames, endlessly for samples and cameras, once for a folder (labelled by class subfolder names)."""
     if source is None:
-        samples = bundle_path / "samples.npz"
-        if not samples.is_file():
-            raise EdgeslimError(f"{bundle_path}: no samples.npz; pass --input DIR or --input camera")
-        with np.load(samples, allow_pickle=False) as data:
-            x, y = data["x"], data["y"]
+        x, y = bundle.samples()
+        if not len(x):
+            raise EdgeslimError(f"{bundle.path}: its samples are empty; pass --input DIR or --input camera")
         for i in itertools.cycle(range(len(x))):
             yield x[i], int(y[i]), None
     elif source.startswith("camera"):
@@ -143,7 +142,7 @@ def live(bundle_path: str | Path, options: LiveOptions, status=None, on_predicti
     if on_start:
         on_start(model)
     try:
-        for count, (image, label, name) in enumerate(frames_from(options.input, model.bundle.path, classes), 1):
+        for count, (image, label, name) in enumerate(frames_from(options.input, model.bundle, classes), 1):
             model.set_width(controller.rung)  # a gated bundle: the widest the gate may pick
             logits = model(preprocess(image, manifest["input"]))
             used[model.last_width] += 1

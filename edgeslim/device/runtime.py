@@ -56,6 +56,7 @@ class DynamicModel:
             with quiet():  # interpreters log delegate and CPU-detection lines at load and first run
                 self.engine = engine(data, entries, threads)
                 self.init_ms = (time.perf_counter() - started) * 1e3
+                self._check_inputs(entries)
                 zeros = np.zeros(self.input_shape, np.float32)
                 if self.gate:
                     first = time.perf_counter()
@@ -71,6 +72,15 @@ class DynamicModel:
         self.routing = "gate" if self.gate else "fixed"
         self.last_ms = self.last_gate_ms = 0.0
         self.last_width = self.width
+
+    def _check_inputs(self, entries: dict[str, str]) -> None:
+        """Refuse a program whose input is not the manifest's, before a runtime is fed the wrong shape."""
+        for width in entries:
+            expected = self.input_shape if width == GATE or not self.gate else tuple(self.gate["features_shape"])
+            found = self.engine.input_shape(width)
+            if found != expected:
+                raise BundleError(f"{self.bundle.path}: the {self.backend} program '{entries[width]}' takes "
+                                  f"{list(found)}, the manifest says {list(expected)}; rebuild the bundle")
 
     @classmethod
     def open(cls, bundle: Bundle | str | Path, backend: str | None = None, threads: int | None = None,

@@ -31,7 +31,7 @@ def _prefix(array: np.ndarray, shape: list[int]) -> np.ndarray:
 
 def _bn_scale(bn: dict, blob: Mapping[str, np.ndarray], channels: int) -> np.ndarray:
     gamma = blob[bn["weight"]][:channels]
-    return gamma / np.sqrt(blob[bn["var"]] + np.float32(bn["eps"]))
+    return gamma / np.sqrt(blob[bn["var"]][:channels] + np.float32(bn["eps"]))
 
 
 def materialize(recipe: dict, blob: Mapping[str, np.ndarray], layout: str = "native") -> np.ndarray:
@@ -43,7 +43,7 @@ def materialize(recipe: dict, blob: Mapping[str, np.ndarray], layout: str = "nat
         value = _prefix(blob[source], shape) if source else np.zeros(out, np.float32)
         if bn:
             scale = _bn_scale(bn, blob, out)
-            value = blob[bn["bias"]][:out] + (value - blob[bn["mean"]]) * scale
+            value = blob[bn["bias"]][:out] + (value - blob[bn["mean"]][:out]) * scale
     else:
         value = _prefix(blob[source], shape)
         if bn:
