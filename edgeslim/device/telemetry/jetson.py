@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from edgeslim.device.telemetry.base import Reading
-from edgeslim.device.telemetry.linux import read_number
+from edgeslim.device.telemetry.linux import children, read_number, read_text
 
 
 class JetsonRails:
@@ -20,12 +20,13 @@ class JetsonRails:
     def rails(self) -> dict[str, float]:
         """Power per rail in watts, keyed by ``in*_label``."""
         found = {}
-        for hwmon in sorted(self.root.glob("hwmon*")) or [self.root]:
-            for label_file in sorted(hwmon.glob("in[0-9]_label")):
+        for hwmon in children(self.root, "hwmon*") or [self.root]:
+            for label_file in children(hwmon, "in[0-9]_label"):
                 channel = label_file.name[2]
                 mv, ma = read_number(hwmon / f"in{channel}_input"), read_number(hwmon / f"curr{channel}_input")
-                if mv is not None and ma is not None:
-                    found[label_file.read_text().strip()] = mv * ma / 1e6
+                label = read_text(label_file)
+                if mv is not None and ma is not None and label:
+                    found[label] = mv * ma / 1e6
         return found
 
     def read(self) -> Reading | None:
@@ -33,7 +34,7 @@ class JetsonRails:
         return Reading(power_w=sum(rails.values())) if rails else None
 
 
-_TEMP = re.compile(r"\b([A-Za-z0-9_]+)@(-?[0-9.]+)C\b")
+_TEMP = re.compile(r"\b([A-Za-z0-9_]+)@(-?[0-9]+(?:\.[0-9]+)?)C\b")
 _RAIL = re.compile(r"\b([A-Z][A-Z0-9_]+) ([0-9]+)mW/([0-9]+)mW(?:/[0-9]+mW)?")
 
 

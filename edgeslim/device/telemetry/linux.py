@@ -5,17 +5,48 @@ Every reader takes the sysfs directory as ``root`` so it can run against a copy 
 
 from __future__ import annotations
 
+import math
+import os
+import stat
 from pathlib import Path
 
 from edgeslim.device.telemetry.base import Reading
 
+MAX_SYSFS_BYTES = 4096
+
+
+def read_text(path: Path) -> str | None:
+    """The text of a small sysfs file, or None: only a regular file is read (a FIFO or a device at that path
+    would block), at most MAX_SYSFS_BYTES, undecodable bytes replaced; missing or unreadable is None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, MAX_SYSFS_BYTES).decode("utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
 
 def read_number(path: Path) -> float | None:
-    """The number in a sysfs file, or None when it is missing or not a number."""
+    """The finite number in a sysfs file, or None when it is missing, unreadable or not a number."""
     try:
-        return float(path.read_text().strip())
-    except (OSError, ValueError):
+        value = float(read_text(path) or "")
+    except ValueError:
         return None
+    return value if math.isfinite(value) else None
+
+
+def children(root: Path, pattern: str) -> list[Path]:
+    """``root``'s entries matching ``pattern``, sorted; none when ``root`` is missing or unreadable."""
+    try:
+        return sorted(root.glob(pattern))
+    except OSError:
+        return []
 
 
 class ThermalZones:
@@ -27,13 +58,12 @@ class ThermalZones:
         self.root = Path(root)
 
     def read(self) -> Reading | None:
-        temps = [t / 1000.0 for z in sorted(self.root.glob("thermal_zone*"))
+        temps = [t / 1000.0 for z in children(self.root, "thermal_zone*")
                  if (t := read_number(z / "temp")) is not None and -40_000 < t < 200_000]
         states = []
-        for device in sorted(self.root.glob("cooling_device*")):
-            try:
-                kind = (device / "type").read_text().strip().lower()
-            except OSError:
+        for device in children(self.root, "cooling_device*"):
+            kind = (read_text(device / "type") or "").lower()
+            if not kind:
                 continue
             state = read_number(device / "cur_state")
             if state is not None and ("cpufreq" in kind or "processor" in kind or "cpu" in kind):
@@ -53,7 +83,7 @@ class CpuFreq:
 
     def read(self) -> Reading | None:
         capped = []
-        for policy in sorted(self.root.glob("cpu[0-9]*/cpufreq")):
+        for policy in children(self.root, "cpu[0-9]*/cpufreq"):
             limit, top = read_number(policy / "scaling_max_freq"), read_number(policy / "cpuinfo_max_freq")
             if limit is not None and top:
                 capped.append(limit < top)
@@ -69,14 +99,11 @@ class PowerSupply:
         self.root = Path(root)
 
     def read(self) -> Reading | None:
-        for supply in sorted(self.root.iterdir()) if self.root.is_dir() else []:
+        for supply in children(self.root, "*"):
             capacity = read_number(supply / "capacity")
             if capacity is None or not 0 <= capacity <= 100:
                 continue
-            try:
-                status = (supply / "status").read_text().strip()
-            except OSError:
-                status = ""
+            status = read_text(supply / "status") or ""
             power = read_number(supply / "power_now")
             if power is None:
                 current, voltage = read_number(supply / "current_now"), read_number(supply / "voltage_now")

@@ -45,6 +45,8 @@ def load_trace(path: str | Path) -> list[tuple[float, Reading]]:
     path = trace_path(path)
     try:
         text = path.read_text()
+    except UnicodeDecodeError:
+        raise EdgeslimError(f"{path}: not a telemetry trace (not UTF-8 text)") from None
     except OSError as exc:
         raise EdgeslimError(f"{path}: cannot read the trace ({exc.strerror or exc})") from None
     try:

@@ -19,7 +19,7 @@ def parse_throttled(text: str) -> bool | None:
 
 def parse_temperature(text: str) -> float | None:
     """``temp=55.8'C`` -> 55.8."""
-    match = re.fullmatch(r"\s*temp=(-?[0-9.]+)'C\s*", text)
+    match = re.fullmatch(r"\s*temp=(-?[0-9]+(?:\.[0-9]+)?)'C\s*", text)
     return float(match.group(1)) if match else None
 
 
@@ -33,10 +33,12 @@ class Vcgencmd:
 
     def _run(self, *args: str) -> str | None:
         try:
-            done = subprocess.run([self.command, *args], capture_output=True, text=True, timeout=self.timeout_s)
-        except (OSError, subprocess.TimeoutExpired):
+            done = subprocess.run([self.command, *args], capture_output=True, timeout=self.timeout_s)
+        except (OSError, subprocess.TimeoutExpired, ValueError):
             return None
-        return done.stdout if done.returncode == 0 else None
+        if done.returncode == 0:
+            return done.stdout[:4096].decode("utf-8", errors="replace")
+        return None
 
     def read(self) -> Reading | None:
         throttled = parse_throttled(self._run("get_throttled") or "")

@@ -8,6 +8,8 @@ import serial
 
 from edgeslim.device.telemetry.base import Reading
 
+MAX_READ_BYTES = 4096  # per read: what a meter sends in a poll period, many times over
+
 
 class _SerialProvider:
     def __init__(self, url: str, baudrate: int = 115200, timeout_s: float = 0.2):
@@ -40,7 +42,13 @@ class CsvPowerMeter(_SerialProvider):
     def read(self) -> Reading | None:
         try:
             port = self.port()
-            self._pending += port.read(port.in_waiting)
+            arrived = b""
+            while len(arrived) < MAX_READ_BYTES and port.in_waiting:  # some ports (socket://) report only 1
+                chunk = port.read(port.in_waiting)
+                if not chunk:  # a closed socket reports data waiting and reads nothing
+                    raise serial.SerialException("closed")
+                arrived += chunk
+            self._pending += arrived
         except (serial.SerialException, OSError, ValueError):
             self.close()
             return None
