@@ -58,8 +58,12 @@ class SubnetConfig:
         if not isinstance(data, Mapping) or "channels" not in data or not isinstance(data["channels"], Mapping):
             raise EdgeslimError("a sub-net configuration must be an object with 'name' and 'channels', "
                                 f"got {data!r:.80}")
-        return cls(str(data.get("name", "custom")), {str(k): int(v) for k, v in data["channels"].items()},
-                   dict(data.get("meta", {})))
+        try:
+            channels = {str(k): int(v) for k, v in data["channels"].items()}
+            return cls(str(data.get("name", "custom")), channels, dict(data.get("meta") or {}))
+        except (TypeError, ValueError):
+            raise EdgeslimError(f"a sub-net configuration needs whole channel counts per group, got "
+                                f"{data['channels']!r:.80}") from None
 
 
 def width_name(width: float) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from edgeslim.cli import render
 from edgeslim.console import console, success
+from edgeslim.files import output_file
 
 
 def options_from(cls, args, **overrides):
@@ -61,6 +62,8 @@ def cmd_search(args) -> int:
 def cmd_eval(args) -> int:
     from edgeslim.host.runs import load_run
 
+    if args.plot:
+        output_file(args.plot, "--plot")
     run = load_run(args.run)
     rows = run.evaluate(args.data, args.widths, args.configs)
     if args.plot:
@@ -176,6 +179,8 @@ def cmd_profile(args) -> int:
 def cmd_simulate(args) -> int:
     from edgeslim.device.simulate import SimulationOptions, simulate
 
+    if args.plot:
+        output_file(args.plot, "--plot")
     started = time.time()
     result = simulate(args.bundle, args.trace, options_from(SimulationOptions, args, profile=args.profile))
     if args.plot:

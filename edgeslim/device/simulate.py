@@ -24,8 +24,8 @@ from edgeslim.device.profile import load_profile
 from edgeslim.device.telemetry import Reading
 from edgeslim.device.telemetry.replay import load_trace, trace_path
 from edgeslim.errors import EdgeslimError
+from edgeslim.files import output_file
 from edgeslim.options import with_fields
-
 
 SLO_FROM_P90 = 1.5  # the default SLO: this many times the largest width's measured p90
 
@@ -205,7 +205,7 @@ def plot_timeline(result: dict, path: Path) -> Path:
                  f"top-1 {result['policies']['controller']['mean_top1']:.2f} "
                  f"(oracle {result['policies']['oracle']['mean_top1']:.2f})")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = output_file(path, "--plot")
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

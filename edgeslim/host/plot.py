@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgeslim.files import output_file
+
 
 def plot_accuracy(curves: dict[str, list[dict]], path: Path, title: str) -> Path:
     """One line per method: rows with ``mflops`` and ``top1`` (and optional ``name`` labels)."""
@@ -26,7 +28,7 @@ def plot_accuracy(curves: dict[str, list[dict]], path: Path, title: str) -> Path
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = output_file(path, "--plot")
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

@@ -13,7 +13,9 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
+import msgspec
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -55,7 +57,14 @@ def weight_tensors(supernet: Supernet) -> dict[str, torch.Tensor]:
 
 
 def load_weights(supernet: Supernet, tensors: dict[str, torch.Tensor], source: Path) -> None:
-    """Inverse of :func:`weight_tensors` (other keys, e.g. ``bn.*`` or ``optim.*``, are ignored)."""
+    """Inverse of :func:`weight_tensors` (other keys, e.g. ``bn.*`` or ``optim.*``, are ignored). Every tensor
+    must have the model's dtype and shape: a relabelled or reshaped tensor is refused, never cast."""
+    expected = weight_tensors(supernet)
+    for name, tensor in tensors.items():
+        if name in expected and (tensor.dtype != expected[name].dtype or tensor.shape != expected[name].shape):
+            found, wanted = (f"{str(t.dtype).removeprefix('torch.')} {list(t.shape)}" for t in (tensor, expected[name]))
+            raise EdgeslimError(f"{source}: tensor '{name}' is {found}, the model's is {wanted}; the run is corrupt, "
+                                "train it again")
     try:
         supernet.net.load_state_dict({k: v for k, v in tensors.items() if "." in k and k.split(".")[0] not in
                                       ("bn", "gate", "optim", "ema")})
@@ -80,13 +89,59 @@ def load_supernet_tensors(supernet: Supernet, tensors: dict[str, torch.Tensor], 
                           source: Path) -> None:
     """Inverse of :func:`supernet_tensors`."""
     load_weights(supernet, tensors, source)
-    layers = [n for n, m in supernet.slim_modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    channels = {name: m.num_features for name, m in supernet.slim_modules() if isinstance(m, torch.nn.BatchNorm2d)}
     for config in configs:
-        key = f"bn.{config.name}.{layers[0]}.running_mean" if layers else None
-        if key in tensors:
-            supernet.bn_stats[config.key()] = {
-                layer: (tensors[f"bn.{config.name}.{layer}.running_mean"],
-                        tensors[f"bn.{config.name}.{layer}.running_var"]) for layer in layers}
+        prefix = f"bn.{config.name}."
+        if channels and f"{prefix}{next(iter(channels))}.running_mean" not in tensors:
+            continue  # no stored statistics for this configuration
+        stats = {}
+        for layer, count in channels.items():
+            pair = [tensors.get(f"{prefix}{layer}.{kind}") for kind in ("running_mean", "running_var")]
+            if any(t is None or not t.is_floating_point() or t.ndim != 1 or not 0 < t.numel() <= count for t in pair):
+                raise EdgeslimError(f"{source}: the BN statistics of '{config.name}' at {layer} are missing or do not "
+                                    "fit the model; the run is corrupt, train it again")
+            stats[layer] = tuple(pair)
+        supernet.bn_stats[config.key()] = stats
+
+
+Dim = Annotated[int, msgspec.Meta(ge=1, le=1 << 16)]
+
+
+class ConfigEntry(msgspec.Struct):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    channels: dict[str, Dim]
+    meta: dict = {}
+
+
+class GroupEntry(msgspec.Struct):
+    name: Annotated[str, msgspec.Meta(min_length=1)]
+    channels: Dim
+    granularity: Dim
+    members: list[str]
+
+
+class RunOptions(msgspec.Struct):
+    seed: Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
+    calib_samples: Annotated[int, msgspec.Meta(ge=1)]
+    batch_size: Annotated[int, msgspec.Meta(ge=1)]
+    lr: Annotated[float, msgspec.Meta(gt=0)]
+    weight_decay: Annotated[float, msgspec.Meta(ge=0)]
+    augment: bool
+
+
+class RunInfo(msgspec.Struct):
+    """What run.json must hold before a run is loaded (types and ranges; the rest is checked against the model)."""
+
+    model: Annotated[str, msgspec.Meta(min_length=1)]
+    data: str
+    method: str
+    input_shape: Annotated[list[Dim], msgspec.Meta(min_length=3, max_length=3)]
+    num_classes: Dim
+    granularity: Dim
+    space: list[GroupEntry]
+    configs: Annotated[list[ConfigEntry], msgspec.Meta(min_length=1)]
+    options: RunOptions
+    gate: dict | None = None
 
 
 @dataclass
@@ -150,6 +205,10 @@ def load_run(path: str | Path) -> Run:
     if info.get("schema") != RUN:
         raise EdgeslimError(f"{path / 'run.json'}: run schema {info.get('schema')!r} is not supported "
                             f"(this edgeslim reads schema {RUN})")
+    try:
+        msgspec.convert(info, RunInfo)
+    except msgspec.ValidationError as exc:
+        raise EdgeslimError(f"{path / 'run.json'}: {exc}; the run is corrupt, train it again") from None
     supernet = new_supernet(info)
     stored_space = ChannelSpace.from_json(info["space"])
     if stored_space != supernet.space:

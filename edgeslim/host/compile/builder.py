@@ -28,7 +28,7 @@ from edgeslim.console import console, size_of, success
 from edgeslim.device.bundle.manifest import BLOB, MANIFEST, SAMPLES, open_bundle, sha256_bytes, sha256_of
 from edgeslim.device.targets import load_target
 from edgeslim.errors import EdgeslimError
-from edgeslim.files import atomic_path, publish_dir
+from edgeslim.files import atomic_path, make_dir, publish_dir
 from edgeslim.formats import BUNDLE
 from edgeslim.host.compile.exporters import ExportJob
 from edgeslim.host.compile.folding import blob_tensors, folded_width
@@ -62,8 +62,8 @@ def build(run: Run | str | Path, options: BuildOptions) -> Path:
     if out.exists() and not options.force:
         raise EdgeslimError(f"{out}: already exists; pass --force to replace it or --out another directory")
     partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    shutil.rmtree(partial, ignore_errors=True)  # left by a build that was killed
+    make_dir(partial, "--out")
     try:
         manifest = _write_bundle(run, target, backends, precision, partial, options)
         _write_samples(partial, manifest, run.info)

@@ -1,13 +1,6 @@
-"""Progressive sub-net search (PSS): rank channels, shrink progressively, re-select, jointly train."""
+"""Progressive sub-net search (PSS): rank channels, shrink progressively, re-select, jointly train
+(``pipeline.search``; the options are torch-free)."""
 
 from edgeslim.host.search.options import SearchOptions
 
-__all__ = ["SearchOptions", "search"]
-
-
-def __getattr__(name: str):
-    if name == "search":  # the search needs torch; importing the options must not
-        from edgeslim.host.search.pipeline import search
-
-        return search
-    raise AttributeError(name)
+__all__ = ["SearchOptions"]

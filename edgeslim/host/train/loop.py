@@ -13,7 +13,7 @@ import torch
 from edgeslim import __version__
 from edgeslim.console import console, progress
 from edgeslim.errors import EdgeslimError
-from edgeslim.files import write_atomic
+from edgeslim.files import make_dir, write_atomic
 from edgeslim.formats import RUN
 from edgeslim.host.data import Dataset, load_dataset
 from edgeslim.host.evaluate import ship
@@ -75,7 +75,7 @@ def _prepare_out(opts: TrainOptions, world: World) -> tuple[Path, Path, int]:
         raise EdgeslimError(f"{partial} holds an unfinished run; continue it with --resume or pass --force")
     if partial.exists():
         shutil.rmtree(partial)
-    partial.mkdir(parents=True)
+    make_dir(partial, "--out")
     return final, partial, 0
 
 
