@@ -4,7 +4,7 @@ VENV := .venv
 DEVICE_VENV := .venv-device
 RUN := runs/digits-pss
 
-.PHONY: setup demo test test-slow wheel clean
+.PHONY: setup demo test test-slow arm64-env wheel clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,12 +34,16 @@ PYTEST := EDGESLIM_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python $(VENV)/bin
 test: setup
 	$(PYTEST) -m "not slow"
 
-test-slow: setup
+test-slow: setup arm64-env
 	$(PYTEST) -m slow
+
+# An emulated ARM64 device environment (qemu-user, Debian's arm64 Python, aarch64 wheels) for the slow tests.
+arm64-env:
+	bash .ci/arm64-env
 
 # The wheel a board installs without a checkout: pip install "edgeslim-<version>-py3-none-any.whl[device,tflite]"
 wheel: $(VENV)/.installed
 	$(VENV)/bin/pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation -w dist .
 
 clean:
-	rm -rf $(VENV) $(DEVICE_VENV) runs dist
+	rm -rf $(VENV) $(DEVICE_VENV) runs dist .arm64

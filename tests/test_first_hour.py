@@ -35,8 +35,8 @@ def device_install(tmp_path_factory) -> dict:
     python = device_python()
     where = tmp_path_factory.mktemp("wheel")
     source = where / "source"  # a copy: building writes build/ and *.egg-info next to the sources
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv*", "runs", "bench", "tests",
-                                                                "__pycache__", "build", "*.egg-info"))
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "runs", "bench", "tests", "dist", "__pycache__",
+                                                                "build", "*.egg-info"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
                     str(where / "dist"), str(source)], check=True, capture_output=True)
     wheel, = (where / "dist").glob("edgeslim-*.whl")
