@@ -186,3 +186,15 @@ def test_the_device_side_on_an_emulated_arm64_matches_x86(tiny_bundle):
     assert arm["demo_exit"] == 0 and arm["demo_frames"] > 0
     assert sorted(arm["profile_p50_ms"]) == sorted(arm["widths"]) and set(arm["simulate"]) == {
         "throttling-ramp", "battery-drain"}
+
+
+def test_simulate_takes_a_profile_whose_latencies_do_not_grow_with_width():
+    import edgeslim
+    from edgeslim.device.simulate import SimulationOptions, replay
+
+    widths = [{"name": f"w{i}", "mflops": float(i), "top1": 90.0, "p50_ms": p, "samples_ms": [p] * 20}
+              for i, p in enumerate((0.3, 0.2, 0.5, 0.4), 1)]
+    profile = {"device": "loaded", "backend": "tflite", "widths": widths}  # measured on a loaded machine
+    result = replay(profile, {}, "throttling-ramp", SimulationOptions())
+    assert set(result["policies"]) == {"controller", "oracle", "always largest", "always smallest"}
+    assert edgeslim.SimulationOptions(slo_ms=5).slo_ms == 5
