@@ -30,8 +30,11 @@ def cache_dir() -> Path:
 
 def _byte_limit(tar: tarfile.TarFile, manifest: tarfile.TarInfo, archive: Path) -> int:
     """The most bytes the archive may extract to: what its manifest declares, plus slack (or the override)."""
-    if os.environ.get("EDGESLIM_MAX_BUNDLE_BYTES"):
-        return int(os.environ["EDGESLIM_MAX_BUNDLE_BYTES"])
+    override = os.environ.get("EDGESLIM_MAX_BUNDLE_BYTES")
+    if override:
+        if not override.isdigit():
+            raise BundleError(f"EDGESLIM_MAX_BUNDLE_BYTES={override!r}: give a number of bytes")
+        return int(override)
     if manifest.size > MAX_MANIFEST_BYTES:
         raise BundleError(f"{archive}: its {MANIFEST} is {manifest.size} bytes, larger than any manifest")
     try:
