@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,6 +63,14 @@ def tiny_run(tmp_path_factory) -> Path:
                      "--out", str(out))
     assert result.returncode == 0, result.stderr
     return out
+
+
+@pytest.fixture
+def bundle_copy(tiny_bundle, tmp_path) -> Path:
+    """A copy of ``tiny_bundle`` (without profiles) that a test may change."""
+    path = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, path, ignore=shutil.ignore_patterns("profiles"))
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -42,13 +42,6 @@ class CsvMeterEmulator:
         self.thread.join(5)
 
 
-@pytest.fixture
-def bundle_copy(tiny_bundle, tmp_path):
-    path = tmp_path / "bundle"
-    shutil.copytree(tiny_bundle, path)
-    return path
-
-
 def test_profile_measures_every_width_and_writes_the_latency_table(bundle_copy, tiny_run):
     meter = CsvMeterEmulator(b"5.00,400.0,2000.0\r\n")
     try:

@@ -20,14 +20,6 @@ from conftest import ROOT, device_python, run_cli
 from edgeslim.errors import EdgeslimError
 
 
-@pytest.fixture
-def bundle_copy(tiny_bundle, tmp_path):
-    path = tmp_path / "bundle"
-    shutil.copytree(tiny_bundle, path)
-    shutil.rmtree(path / "profiles", ignore_errors=True)
-    return path
-
-
 @pytest.fixture(scope="session")
 def device_install(tmp_path_factory) -> dict:
     """A non-editable install of this checkout's wheel into the torch-free device environment (a prefix of its

@@ -38,13 +38,6 @@ def test_fuzzed_run_directories_and_telemetry(tiny_run):
     assert all(r["outcome"] == "ok" for r in telemetry), [r for r in telemetry if r["outcome"] != "ok"][:5]
 
 
-@pytest.fixture
-def bundle_copy(tiny_bundle, tmp_path):
-    path = tmp_path / "bundle"
-    shutil.copytree(tiny_bundle, path)
-    return path
-
-
 def _edit(bundle, change):
     manifest = json.loads((bundle / "manifest.json").read_text())
     change(manifest)
