@@ -6,7 +6,7 @@ import argparse
 import difflib
 import re
 
-from edgeslim.backends import BACKENDS, PRECISIONS
+from edgeslim.backends import BACKENDS, INPUT_LAYOUTS, PRECISIONS
 from edgeslim.device.profile import ProfileOptions
 from edgeslim.device.simulate import SimulationOptions
 from edgeslim.errors import closest
@@ -181,6 +181,8 @@ def _add_bundle_commands(sub) -> None:
                    "(default: the target's)")
     p.add_argument("--precision", help=f"{' | '.join(PRECISIONS)} (a backend without it stores fp32; int8: "
                    "post-training, calibration/int8-ptq.json) (default: the target's)")
+    p.add_argument("--input-layout", choices=INPUT_LAYOUTS, help="layout of the image input of TFLite (NHWC: [1, H, W, C], "
+                   "as an Android Bitmap gives it; ExecuTorch and Core ML take NCHW) (default: the target's)")
     p.add_argument("--calib", help="int8 calibration data (default: the run's own training split)")
     p.add_argument("--out", help="bundle directory (default: RUN-TARGET next to the run)")
     p.add_argument("--no-validate", dest="validate", action="store_false",

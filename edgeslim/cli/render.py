@@ -57,10 +57,11 @@ def targets_table(targets) -> None:
 
 def backends_table(rows: list[dict]) -> None:
     table = Table(title="backends")
-    for col in ("backend", "artifact", "precisions", "stored", "runs on", "runs here"):
+    for col in ("backend", "artifact", "precisions", "input layouts", "stored", "runs on", "runs here"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["backend"], f"{r['artifact']} ({r['label']})", ", ".join(r["precisions"]), r["stored"],
+        table.add_row(r["backend"], f"{r['artifact']} ({r['label']})", ", ".join(r["precisions"]),
+                      ", ".join(r["layouts"]), r["stored"],
                       r["runs_on"], "✓" if r["runs_here"] else "-")
     out.print(table)
 

@@ -23,7 +23,8 @@ def _tflite_interpreter():
 
 
 class TFLiteEngine:
-    """One interpreter, one signature runner per width."""
+    """One interpreter, one signature runner per width. ``outputs``: each width's output names in order (else
+    sorted); ``channels_last``: the widths whose input is NHWC — they are still fed NCHW, transposed here."""
 
     name = "tflite"
 
@@ -32,18 +33,22 @@ class TFLiteEngine:
         """Import the interpreter (one-time process cost, kept out of the bundle's init time)."""
         _tflite_interpreter()
 
-    def __init__(self, data: bytes, entries: dict[str, str], threads: int):
+    def __init__(self, data: bytes, entries: dict[str, str], threads: int,
+                 outputs: dict[str, list[str]] | None = None, channels_last: set[str] = frozenset()):
         self.interpreter = _tflite_interpreter()(model_content=data, num_threads=threads)
-        self.runners, self.io = {}, {}
+        self.runners, self.io, self.channels_last = {}, {}, set(channels_last)
         for width, entry in entries.items():
             runner = self.interpreter.get_signature_runner(entry)
             self.runners[width] = runner
             (input_name, input_spec), = runner.get_input_details().items()
-            outputs = sorted(runner.get_output_details().items(), key=lambda kv: (len(kv[0]), kv[0]))  # output_0, 1…
-            self.io[width] = (input_name, input_spec, outputs)
+            details = runner.get_output_details()
+            order = (outputs or {}).get(width) or sorted(details, key=lambda n: (len(n), n))  # output_0, 1…
+            self.io[width] = (input_name, input_spec, [(name, details[name]) for name in order])
 
     def input_shape(self, width: str) -> tuple[int, ...]:
-        return tuple(int(d) for d in self.io[width][1]["shape"])
+        """The input shape the width is fed: NCHW, also where the program itself takes NHWC."""
+        shape = tuple(int(d) for d in self.io[width][1]["shape"])
+        return (shape[0], shape[3], shape[1], shape[2]) if width in self.channels_last else shape
 
     def run(self, width: str, x: np.ndarray) -> np.ndarray:
         return self.run_all(width, x)[0]
@@ -51,6 +56,8 @@ class TFLiteEngine:
     def run_all(self, width: str, x: np.ndarray) -> list[np.ndarray]:
         """Every output of entry ``width``, in the program's order."""
         input_name, input_spec, outputs = self.io[width]
+        if width in self.channels_last:
+            x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
         if input_spec["dtype"] != np.float32:  # an int8 model: quantize with the input tensor's own parameters
             scale, zero = input_spec["quantization"]
             info = np.iinfo(input_spec["dtype"])
@@ -79,7 +86,10 @@ class ExecuTorchEngine:
 
         Runtime.get()
 
-    def __init__(self, data: bytes, entries: dict[str, str], threads: int):
+    def __init__(self, data: bytes, entries: dict[str, str], threads: int,
+                 outputs: dict[str, list[str]] | None = None, channels_last: set[str] = frozenset()):
+        if channels_last:
+            raise ValueError("ExecuTorch programs take NCHW input")
         import torch
         from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
         from executorch.runtime import Runtime

@@ -54,7 +54,11 @@ class DynamicModel:
         self.first_run_ms: dict[str, float] = {}
         try:
             with quiet():  # interpreters log delegate and CPU-detection lines at load and first run
-                self.engine = engine(data, entries, threads)
+                artifact = bundle.spec.artifacts[backend]
+                outputs = {w: artifact.io[e].outputs for w, e in entries.items() if e in artifact.io}
+                takes_image = [GATE] if self.gate else self.widths
+                channels_last = set(takes_image) if artifact.layout == "NHWC" else set()
+                self.engine = engine(data, entries, threads, outputs, channels_last)
                 self.init_ms = (time.perf_counter() - started) * 1e3
                 self._check_inputs(entries)
                 zeros = np.zeros(self.input_shape, np.float32)

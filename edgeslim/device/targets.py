@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgeslim.backends import BACKENDS, PRECISIONS
+from edgeslim.backends import BACKENDS, INPUT_LAYOUTS, PRECISIONS
 from edgeslim.device.controller import Policy
 from edgeslim.device.telemetry import (
     CpuFreq,
@@ -82,9 +82,8 @@ def load_target(name_or_path: str) -> Target:
     for backend in target.backends:
         if backend not in BACKENDS:
             raise unknown_name(f"backend in {path}", backend, BACKENDS)
-    if target.input_layout != "NCHW":
-        raise EdgeslimError(f"{path}: input_layout {target.input_layout!r} is not supported yet; bundles take NCHW "
-                            f"input (set \"input_layout\": \"NCHW\")")
+    if target.input_layout not in INPUT_LAYOUTS:
+        raise unknown_name(f"input_layout in {path}", target.input_layout, INPUT_LAYOUTS)
     if target.precision not in PRECISIONS:
         raise unknown_name(f"precision in {path}", target.precision, PRECISIONS)
     for source in target.telemetry:

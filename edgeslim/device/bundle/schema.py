@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from edgeslim.backends import BACKENDS, PRECISIONS
+from edgeslim.backends import BACKENDS, INPUT_LAYOUTS, PRECISIONS
 from edgeslim.device.bundle.recipes import LAYOUTS
 from edgeslim.errors import EdgeslimError
 from edgeslim.formats import BUNDLE
@@ -53,6 +53,11 @@ class Recipe(Struct, frozen=True):
     bias: bool = False
 
 
+class EntryIO(Struct, frozen=True):
+    input: Name
+    outputs: Annotated[list[Name], Meta(min_length=1)]
+
+
 class Artifact(Struct, frozen=True):
     file: FileName
     stored_as: FileName
@@ -64,6 +69,8 @@ class Artifact(Struct, frozen=True):
     stored_bytes: Size
     compression: Literal["zlib"] | None = None
     holes: list[tuple[Count, Size, Name, Layout]] = []
+    layout: Literal[INPUT_LAYOUTS] = "NCHW"  # of the image input
+    io: dict[Name, EntryIO] = {}
 
 
 class WidthBackend(Struct, frozen=True):
@@ -194,6 +201,10 @@ def check_relations(m: Manifest, file) -> None:
         if not skeleton and (artifact.stored_as != artifact.file or artifact.holes):
             raise bad(f"artifact {backend} is stored whole as {artifact.file}, without holes")
         _unique(artifact.entries, f"{backend} entry", file)
+        if artifact.layout not in table.layouts:
+            raise bad(f"artifact {backend} takes {artifact.layout} input, which {backend} cannot")
+        if artifact.io and sorted(artifact.io) != sorted(artifact.entries):
+            raise bad(f"{backend} io names entries {sorted(artifact.io)}, not its entries {artifact.entries}")
         if sorted(artifact.entries) != sorted(names + gate_entry):
             raise bad(f"{backend} entries {artifact.entries} are not the widths {names + gate_entry}")
         end = 0

@@ -30,7 +30,7 @@ from edgeslim.device.targets import load_target
 from edgeslim.errors import EdgeslimError
 from edgeslim.files import atomic_path, make_dir, publish_dir
 from edgeslim.formats import BUNDLE
-from edgeslim.host.compile.exporters import ExportJob
+from edgeslim.host.compile.exporters import IMAGE, ExportJob, entry_io
 from edgeslim.host.compile.folding import blob_tensors, folded_width
 from edgeslim.host.compile.options import BuildOptions
 from edgeslim.host.compile.punch import punch
@@ -57,6 +57,7 @@ def build(run: Run | str | Path, options: BuildOptions) -> Path:
     started = time.perf_counter()
     target = load_target(options.target)
     backends, precision = list(options.backends or target.backends), options.precision or target.precision
+    layout = options.input_layout or target.input_layout
     run = run if isinstance(run, Run) else load_run(run)
     out = Path(options.out) if options.out else run.path.with_name(f"{run.path.name}-{target.name}")
     if out.exists() and not options.force:
@@ -65,7 +66,7 @@ def build(run: Run | str | Path, options: BuildOptions) -> Path:
     shutil.rmtree(partial, ignore_errors=True)  # left by a build that was killed
     make_dir(partial, "--out")
     try:
-        manifest = _write_bundle(run, target, backends, precision, partial, options)
+        manifest = _write_bundle(run, target, backends, precision, layout, partial, options)
         _write_samples(partial, manifest, run.info)
         if options.validate:
             _quick_validation(partial, manifest, run.info, options)
@@ -93,7 +94,8 @@ def write_archive(bundle: Path) -> Path:
     return archive
 
 
-def _write_bundle(run, target, backends: list[str], precision: str, partial: Path, options: BuildOptions) -> dict:
+def _write_bundle(run, target, backends: list[str], precision: str, layout: str, partial: Path,
+                  options: BuildOptions) -> dict:
     from safetensors.numpy import save_file
 
     blob = blob_tensors(run.supernet, run.configs)
@@ -112,20 +114,20 @@ def _write_bundle(run, target, backends: list[str], precision: str, partial: Pat
         models, example = gated_programs(run.supernet, {n: models[n] for n in gate["widths"]})
         unfolded, _ = gated_programs(run.supernet, {n: unfolded[n] for n in gate["widths"]})
         recipes.update(gate_recipes(run.supernet))
-        io = {"gate": ("input", ["features", "width_logits"]), **{n: ("features", ["logits"]) for n in gate["widths"]}}
+        io = {"gate": (IMAGE, ["features", "width_logits"]), **{n: ("features", ["logits"]) for n in gate["widths"]}}
         metadata["gate"] = _gate_manifest(run, example)
     calibration = _calibration(run.info, options.calib) if precision == "int8" else None
     artifacts = {}
     for backend in backends:
         artifacts[backend] = _export(backend, models if BACKENDS[backend].folded_bn else unfolded, example, partial,
-                                     metadata, recipes, blob, precision, options.quiet, calibration, io)
+                                     metadata, recipes, blob, precision, layout, options.quiet, calibration, io)
     manifest = {
         "schema": BUNDLE, "edgeslim": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": {"name": run.info["model"], "input_shape": run.info["input_shape"],
                   "num_classes": run.info["num_classes"], "granularity": run.info["granularity"],
                   "run": str(run.path), "method": run.info["method"], "data": run.info["data"],
                   "seed": run.info["options"]["seed"]},
-        "input": {"name": "input", "shape": [1, *run.info["input_shape"]], "dtype": "float32",
+        "input": {"name": IMAGE, "shape": [1, *run.info["input_shape"]], "dtype": "float32",
                   "layout": "NCHW", "preprocessing": run.info.get("preprocessing")},
         "classes": run.info.get("classes"),
         "widths": [{"name": c["name"], "channels": c["channels"], "mflops": c["meta"]["mflops"],
@@ -167,18 +169,20 @@ def _calibration(info: dict, calib: str | None) -> tuple[torch.Tensor, dict]:
     return torch.from_numpy(images), recipe
 
 
-def _export(name: str, models, example, partial: Path, metadata, recipes, blob, precision, quiet,
+def _export(name: str, models, example, partial: Path, metadata, recipes, blob, precision, layout, quiet,
             calibration=None, io=None) -> dict:
     backend = BACKENDS[name]
     path = partial / backend.artifact
-    precision = backend.precision_for(precision)
+    precision, layout = backend.precision_for(precision), backend.layout_for(layout)
     images, recipe = calibration if calibration is not None else (None, None)
-    job = ExportJob(metadata, precision, images, recipe, {k: v for k, v in blob.items() if v.ndim in (2, 4)}, io)
+    job = ExportJob(metadata, precision, layout, images, recipe,
+                    {k: v for k, v in blob.items() if v.ndim in (2, 4)}, io)
     started = time.perf_counter()
     with console.status(f"exporting {backend.label} ({len(models)} programs)…", spinner="dots") \
             if not quiet else nullcontext():
         backend.load_exporter()(models, example, path, job)
-    entry = {"file": backend.artifact, "precision": precision, "entries": list(models)}
+    entry = {"file": backend.artifact, "precision": precision, "entries": list(models), "layout": layout,
+             "io": {n: dict(zip(("input", "outputs"), entry_io(job, n))) for n in models}}
     if backend.stored == "whole":
         entry.update(stored_as=backend.artifact, sha256=sha256_of(path), stored_sha256=sha256_of(path),
                      bytes=size_of(path), stored_bytes=size_of(path))
@@ -195,7 +199,7 @@ def _export(name: str, models, example, partial: Path, metadata, recipes, blob, 
         shared = "weights shared by its functions" if backend.stored == "whole" else "+ shared blob"
         entries = f"gate + {len(models) - 1} widths" if "gate" in models else f"{len(models)} widths"
         success(backend.label, partial.with_suffix("") / entry["stored_as"], time.perf_counter() - started,
-                f"{entries}, {precision}, {shared}", size=entry["stored_bytes"])
+                f"{entries}, {precision}, {layout} input, {shared}", size=entry["stored_bytes"])
     return entry
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgeslim.host.compile.exporters import ExportJob, example_for
+from edgeslim.host.compile.exporters import ExportJob, entry_io, example_for
 from edgeslim.quiet import quiet
 
 
@@ -69,7 +69,7 @@ def export_coreml(models: dict[str, nn.Module], example, path: Path, job: Export
 
     ``models`` are the widths as static models with BN *unfolded*; ``job.full_weights`` the full-width conv /
     linear weights they are prefixes of. ``fp16``: fp16 compute and weights; ``int8``: int8 weights (linear
-    symmetric, per channel), fp16 compute. ``job.io`` names a function's input and outputs (default ``input`` →
+    symmetric, per channel), fp16 compute. ``job.io`` names a function's input and outputs (default ``image`` →
     ``logits``); ``example`` is one input for all functions or one per function.
     """
     with quiet(), tempfile.TemporaryDirectory() as tmp:
@@ -80,7 +80,7 @@ def export_coreml(models: dict[str, nn.Module], example, path: Path, job: Export
         descriptor = ct.utils.MultiFunctionDescriptor()
         for name, model in models.items():
             x = example_for(example, name)
-            input_name, output_names = (job.io or {}).get(name, ("input", ["logits"]))
+            input_name, output_names = entry_io(job, name)
             program = ct.convert(torch.jit.trace(model, x),
                                  inputs=[ct.TensorType(name=input_name, shape=tuple(x.shape))],
                                  outputs=[ct.TensorType(name=o) for o in output_names], convert_to="milinternal",

@@ -24,10 +24,12 @@ Example = torch.Tensor | dict[str, torch.Tensor]  # one input for every entry, o
 @dataclass(frozen=True)
 class ExportJob:
     """What an exporter needs besides the models: the artifact's metadata, its precision, int8 calibration
-    images and recipe, and (Core ML) the full-width weights and entry input/output names."""
+    images and recipe, (Core ML) the full-width weights, every entry's input and output names (``io``) and the
+    layout of the image input (``layout``, for the backends that take NHWC)."""
 
     metadata: dict = field(default_factory=dict)
     precision: str = "fp32"
+    layout: str = "NCHW"
     calibration: torch.Tensor | None = None
     recipe: dict | None = None
     full_weights: dict[str, np.ndarray] | None = None
@@ -38,8 +40,30 @@ class ExportJob:
         return self.precision == "int8" and self.calibration is not None
 
 
+IMAGE = "image"  # the input of an entry that takes the (preprocessed) image; others take ``features``
+
+
 def example_for(example: Example, name: str) -> torch.Tensor:
     return example[name] if isinstance(example, dict) else example
+
+
+def entry_io(job: ExportJob, name: str) -> tuple[str, list[str]]:
+    """Entry ``name``'s input name and output names (default ``image`` → ``logits``)."""
+    return (job.io or {}).get(name, (IMAGE, ["logits"]))
+
+
+class NamedIO(nn.Module):
+    """``model`` with a named input and named outputs (a dict); ``channels_last``: the input is NHWC, permuted to
+    NCHW inside the graph, where the converter cancels it against its own NCHW → NHWC transpose."""
+
+    def __init__(self, model: nn.Module, outputs: list[str], channels_last: bool):
+        super().__init__()
+        self.model, self.outputs, self.channels_last = model, outputs, channels_last
+
+    def forward(self, **inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        (x,) = inputs.values()
+        result = self.model(x.permute(0, 3, 1, 2) if self.channels_last else x)
+        return dict(zip(self.outputs, result if isinstance(result, tuple) else (result,)))
 
 
 def quantize_pt2e(model: nn.Module, example: torch.Tensor, quantizer, calibration: torch.Tensor,
@@ -81,7 +105,9 @@ def export_executorch(models: dict[str, nn.Module], example: Example, path: Path
 
 
 def export_tflite(models: dict[str, nn.Module], example: Example, path: Path, job: ExportJob) -> Path:
-    """A .tflite with one signature per width and the bundle description as TFLite metadata.
+    """A .tflite with one signature per width and the bundle description as TFLite metadata. Signature inputs
+    and outputs are named as ``job.io`` says (``image`` → ``logits``); with ``job.layout`` NHWC the image input
+    is ``[1, H, W, C]``.
 
     int8: litert-torch's PT2E quantizer (int8 inputs and outputs; the runtime quantizes and dequantizes with
     the tensors' own parameters)."""
@@ -100,8 +126,12 @@ def export_tflite(models: dict[str, nn.Module], example: Example, path: Path, jo
             quant_config = QuantConfig(pt2e_quantizer=quantizer)
         converter = None
         for name, m in models.items():
+            input_name, outputs = entry_io(job, name)
+            x = example_for(example, name)
+            channels_last = job.layout == "NHWC" and input_name == IMAGE
+            x = x.permute(0, 2, 3, 1).contiguous() if channels_last else x
             converter = (litert_torch if converter is None else converter).signature(
-                name, m, (example_for(example, name),))
+                name, NamedIO(m, outputs, channels_last), sample_kwargs={input_name: x})
         edge_model = converter.convert(quant_config=quant_config)
         edge_model.export(str(path))
     _add_tflite_metadata(path, "edgeslim", json.dumps(job.metadata).encode())
