@@ -1,0 +1,138 @@
+package dev.edgeslim;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+
+/** Weight recipes: every constant of an exported width computed from the shared blob, as
+ * {@code edgeslim.device.bundle.recipes.materialize} does, in the same float32 operations in the same order, so
+ * the bytes are identical: the first {@code shape} entries of the source, a batch norm folded in
+ * ({@code w * gamma / sqrt(var + eps)}, {@code beta + (b - mean) * gamma / sqrt(var + eps)}), then the layout the
+ * exporter stored the tensor in. */
+public final class Recipes {
+    private Recipes() {}
+
+    /** The axis order of a stored layout ({@code null}: as in PyTorch). */
+    static int[] permutation(String layout) {
+        switch (layout) {
+            case "native": return null;
+            case "OHWI": return new int[] {0, 2, 3, 1};
+            case "IHWO": return new int[] {1, 2, 3, 0};
+            case "transposed": return new int[] {1, 0};
+            default: throw new IllegalArgumentException("unknown layout " + layout);
+        }
+    }
+
+    /** The constant {@code recipe} describes, in {@code layout}, as little-endian float32 bytes. */
+    public static byte[] materialize(Manifest.Recipe recipe, Safetensors blob, String layout) {
+        int[] shape = recipe.shape();
+        float[] value = recipe.source() != null ? prefix(blob, recipe.source(), shape)
+                : new float[(int) Manifest.elements(shape)];
+        Manifest.BatchNorm bn = recipe.bn();
+        if (bn != null) {
+            int channels = shape[0];
+            float[] scale = scale(bn, blob, channels);
+            if (recipe.bias()) {
+                float[] beta = vector(blob, bn.bias(), channels);
+                float[] mean = vector(blob, bn.mean(), channels);
+                for (int o = 0; o < channels; o++) {
+                    value[o] = beta[o] + (value[o] - mean[o]) * scale[o];
+                }
+            } else {
+                int inner = value.length / channels;
+                for (int o = 0; o < channels; o++) {
+                    for (int i = o * inner; i < (o + 1) * inner; i++) {
+                        value[i] = value[i] * scale[o];
+                    }
+                }
+            }
+        }
+        int[] perm = permutation(layout);
+        ByteBuffer out = ByteBuffer.allocate(value.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        if (perm == null) {
+            out.asFloatBuffer().put(value);
+        } else {
+            permute(value, shape, perm, out.asFloatBuffer());
+        }
+        return out.array();
+    }
+
+    /** {@code gamma / sqrt(var + eps)} in float32 (a float sqrt rounded once: Math.sqrt in double is exact enough). */
+    private static float[] scale(Manifest.BatchNorm bn, Safetensors blob, int channels) {
+        float[] gamma = vector(blob, bn.weight(), channels);
+        float[] var = vector(blob, bn.var(), channels);
+        float eps = (float) bn.eps();
+        float[] scale = new float[channels];
+        for (int o = 0; o < channels; o++) {
+            scale[o] = gamma[o] / (float) Math.sqrt(var[o] + eps);
+        }
+        return scale;
+    }
+
+    private static float[] vector(Safetensors blob, String name, int channels) {
+        float[] out = new float[channels];
+        blob.floats(name).get(out, 0, channels);
+        return out;
+    }
+
+    /** The leading {@code shape} block of tensor {@code name}, row-major. */
+    private static float[] prefix(Safetensors blob, String name, int[] shape) {
+        int[] full = blob.shape(name);
+        FloatBuffer src = blob.floats(name);
+        float[] out = new float[(int) Manifest.elements(shape)];
+        int rank = shape.length;
+        int last = shape[rank - 1];
+        long[] strides = new long[rank];
+        strides[rank - 1] = 1;
+        for (int d = rank - 2; d >= 0; d--) {
+            strides[d] = strides[d + 1] * full[d + 1];
+        }
+        int[] index = new int[rank];
+        int rows = out.length / last;
+        for (int row = 0; row < rows; row++) {
+            long offset = 0;
+            for (int d = 0; d < rank - 1; d++) {
+                offset += index[d] * strides[d];
+            }
+            src.position((int) offset);
+            src.get(out, row * last, last);
+            for (int d = rank - 2; d >= 0; d--) {
+                if (++index[d] < shape[d]) {
+                    break;
+                }
+                index[d] = 0;
+            }
+        }
+        return out;
+    }
+
+    /** Write {@code value} (row-major, {@code shape}) transposed by {@code perm} into {@code out}. */
+    private static void permute(float[] value, int[] shape, int[] perm, FloatBuffer out) {
+        int rank = shape.length;
+        long[] strides = new long[rank];
+        strides[rank - 1] = 1;
+        for (int d = rank - 2; d >= 0; d--) {
+            strides[d] = strides[d + 1] * shape[d + 1];
+        }
+        int[] outShape = new int[rank];
+        long[] outStrides = new long[rank];  // stride in ``value`` of each output axis
+        for (int i = 0; i < rank; i++) {
+            outShape[i] = shape[perm[i]];
+            outStrides[i] = strides[perm[i]];
+        }
+        int[] index = new int[rank];
+        for (int n = 0; n < value.length; n++) {
+            long offset = 0;
+            for (int i = 0; i < rank; i++) {
+                offset += index[i] * outStrides[i];
+            }
+            out.put(value[(int) offset]);
+            for (int i = rank - 1; i >= 0; i--) {
+                if (++index[i] < outShape[i]) {
+                    break;
+                }
+                index[i] = 0;
+            }
+        }
+    }
+}
