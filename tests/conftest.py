@@ -80,3 +80,22 @@ def tiny_bundle(tiny_run) -> Path:
     result = run_cli("build", str(tiny_run), "--target", "x86-emu", "--out", str(out))
     assert result.returncode == 0, result.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def dsnet_run(tmp_path_factory) -> Path:
+    """A gated (DS-Net++) ResNet-20 run on digits, 3 epochs, two gate heads."""
+    out = tmp_path_factory.mktemp("dsnet") / "run"
+    result = run_cli("train", "--method", "dsnet", "--epochs", "3", "--calib-samples", "128",
+                     "--complexity-weights", "0,0.5", "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def dsnet_bundle(dsnet_run) -> Path:
+    """``dsnet_run`` built for the x86 emulator target with all three backends."""
+    out = dsnet_run.with_name("bundle")
+    result = run_cli("build", str(dsnet_run), "--target", "x86-emu", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out

@@ -99,42 +99,65 @@ class _Trace:
         return self.samples[max(0, int(np.searchsorted(self.times, t, side="right")) - 1)][1]
 
 
-def replay(profile: dict, manifest_policy: dict, trace_file: str | Path, options: SimulationOptions) -> dict:
-    """Run the four policies over the trace; returns their summaries and per-frame timelines."""
+@dataclass(frozen=True)
+class Frames:
+    """The stream a replay runs: frame times, the trace's reading at each, every frame's latency at every width
+    (``latency[k, w]``), the rung costs and the policy the controller gets."""
+
+    widths: list[dict]
+    times: np.ndarray
+    readings: list[Reading]
+    factor: np.ndarray
+    latency: np.ndarray
+    costs: list[float]
+    policy: Policy
+    trace: _Trace
+
+
+def frames(profile: dict, manifest_policy: dict, trace_file: str | Path, options: SimulationOptions) -> Frames:
+    """The frames of a replay of ``trace_file`` against ``profile`` (the same draws for every policy)."""
     widths = sorted(profile["widths"], key=lambda w: w["mflops"])
     if any(not w.get("samples_ms") for w in widths):
         raise EdgeslimError("the profile has no latency samples; measure it again with `edgeslim profile`")
     samples = [np.sort(np.asarray(w["samples_ms"], dtype=float)) for w in widths]
-    accuracy = np.array([w.get("top1") or 0.0 for w in widths])
     # the SLO: --slo-ms, else 1.5 × the largest width's p90 — throttling (×2) then makes the largest width miss,
     # so the trace shows the controller at work whatever the model's size (the target's frame budget, e.g. 33 ms,
     # may never bind for a small model)
     slo_ms = options.slo_ms or round(SLO_FROM_P90 * float(np.percentile(samples[-1], 90)), 4)
     policy = Policy.from_json({**manifest_policy, "slo_ms": slo_ms})
     trace = _Trace(trace_file)
-    duration = float(trace.times[-1])
-    frames = int(duration * options.fps)
+    count = int(float(trace.times[-1]) * options.fps)
     rng = np.random.default_rng(options.seed)
-    quantile = rng.random(frames)
-    times = np.arange(frames) / options.fps
+    quantile = rng.random(count)
+    times = np.arange(count) / options.fps
     readings = [trace.at(t) for t in times]
     factor = np.array([slowdown(r, options) for r in readings])
     # latency[k, w]: frame k at width w (comonotone draws across widths)
     latency = np.stack([s[np.minimum((quantile * len(s)).astype(int), len(s) - 1)] for s in samples], 1)
     latency *= factor[:, None]
-
-    clock = {"t": 0.0}
     # rung costs for the step-up prediction: a wider width is never taken as cheaper than a narrower one (on a
     # loaded machine the measured p50s of tiny widths need not grow with width)
     costs = np.maximum.accumulate([w["p50_ms"] for w in widths]).tolist()
-    controller = WidthController(costs, policy, telemetry=lambda: trace.at(clock["t"]),
+    return Frames(widths, times, readings, factor, latency, costs, policy, trace)
+
+
+def replay(profile: dict, manifest_policy: dict, trace_file: str | Path, options: SimulationOptions) -> dict:
+    """Run the four policies over the trace; returns their summaries and per-frame timelines."""
+    stream = frames(profile, manifest_policy, trace_file, options)
+    widths, times, readings, latency, policy, trace = (stream.widths, stream.times, stream.readings,
+                                                       stream.latency, stream.policy, stream.trace)
+    accuracy = np.array([w.get("top1") or 0.0 for w in widths])
+    duration = float(trace.times[-1])
+    n = len(times)
+    clock = {"t": 0.0}
+    controller = WidthController(stream.costs, policy, telemetry=lambda: trace.at(clock["t"]),
                                  clock=lambda: clock["t"])
-    cap_tracker = WidthController(costs, policy)
-    chosen = {name: np.empty(frames, dtype=int) for name in ("controller", "oracle")}
-    caps = np.empty(frames, dtype=int)
+    cap_tracker = WidthController(stream.costs, policy)
+    chosen = {name: np.empty(n, dtype=int) for name in ("controller", "oracle")}
+    caps = np.empty(n, dtype=int)
     period = policy.telemetry_period_s
     last_poll, cap = -np.inf, len(widths) - 1
-    for k in range(frames):
+    for k in range(n):
         clock["t"] = times[k]
         rung = controller.rung
         chosen["controller"][k] = rung
@@ -144,12 +167,12 @@ def replay(profile: dict, manifest_policy: dict, trace_file: str | Path, options
         caps[k] = cap
         fits = np.nonzero(latency[k, : cap + 1] <= policy.slo_ms)[0]
         chosen["oracle"][k] = fits[-1] if len(fits) else 0
-    chosen["always largest"] = np.full(frames, len(widths) - 1)
-    chosen["always smallest"] = np.zeros(frames, dtype=int)
+    chosen["always largest"] = np.full(n, len(widths) - 1)
+    chosen["always smallest"] = np.zeros(n, dtype=int)
 
     results = {}
     for name, rungs in chosen.items():
-        used = latency[np.arange(frames), rungs]
+        used = latency[np.arange(n), rungs]
         switches = int((np.diff(rungs) != 0).sum())
         results[name] = {
             "miss_rate_pct": round(100.0 * float((used > policy.slo_ms).mean()), 3),
@@ -159,12 +182,12 @@ def replay(profile: dict, manifest_policy: dict, trace_file: str | Path, options
             "time_per_width_pct": {w["name"]: round(100.0 * float((rungs == i).mean()), 2)
                                    for i, w in enumerate(widths)},
         }
-    return {"trace": str(trace.path), "frames": frames, "duration_s": duration, "fps": options.fps,
+    return {"trace": str(trace.path), "frames": n, "duration_s": duration, "fps": options.fps,
             "slo_ms": policy.slo_ms, "slo_from": "--slo-ms" if options.slo_ms else f"{SLO_FROM_P90} × p90 of "
             f"{widths[-1]['name']}", "profile_device": profile["device"], "backend": profile["backend"],
             "options": asdict(options), "policies": results,
             "timeline": {"t": times, "rung": chosen["controller"], "oracle": chosen["oracle"], "cap": caps,
-                         "latency_ms": latency[np.arange(frames), chosen["controller"]], "factor": factor,
+                         "latency_ms": latency[np.arange(n), chosen["controller"]], "factor": stream.factor,
                          "latency_largest_ms": latency[:, -1], "latency_smallest_ms": latency[:, 0],
                          "temperature_c": np.array([r.temperature_c if r.temperature_c is not None else np.nan
                                                     for r in readings]),
