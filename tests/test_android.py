@@ -1,0 +1,182 @@
+"""The Android library (android/, Java 17): compiled with javac and run with JUnit 5 here, against real bundles.
+
+Cross-language checks: the Java assembler must write byte-identical artifacts to the Python device side for every
+backend of several bundles (models, widths, fp32 / int8, NCHW / NHWC, gated), and the Java controller must decide
+as the Python one at every step of replays of the shipped traces. Needs a JDK and Debian's junit5
+(``apt-get install default-jdk-headless junit5``); skipped with that reason elsewhere, an error in CI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, run_cli
+
+from edgeslim.device.bundle import open_bundle
+from edgeslim.device.bundle.manifest import sha256_of
+from edgeslim.device.profile import load_profile, profile
+from edgeslim.device.simulate import SimulationOptions, frames, replay
+from edgeslim.device.telemetry.replay import trace_path
+
+JUNIT = Path(os.environ.get("EDGESLIM_JUNIT_JAR", "/usr/share/java/junit-platform-console-standalone.jar"))
+SOURCES = ROOT / "android" / "src"
+
+
+@pytest.fixture(scope="session")
+def java_classes(tmp_path_factory) -> Path:
+    """The library and its JUnit tests compiled (``-Xlint:all -Werror``) into one classes folder."""
+    missing = [what for what, ok in (("javac", shutil.which("javac")), ("java", shutil.which("java")),
+                                     (str(JUNIT), JUNIT.is_file())) if not ok]
+    if missing:
+        reason = f"no {', '.join(missing)}: apt-get install default-jdk-headless junit5"
+        pytest.fail(reason) if os.environ.get("CI") else pytest.skip(reason)
+    out = tmp_path_factory.mktemp("java") / "classes"
+    sources = sorted(str(p) for folder in ("main", "test") for p in (SOURCES / folder).rglob("*.java"))
+    result = subprocess.run(["javac", "--release", "17", "-Xlint:all", "-Werror", "-encoding", "UTF-8",
+                             "-cp", str(JUNIT), "-d", str(out), *sources], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def int8_android_bundle(tiny_run, tmp_path_factory) -> Path:
+    """``tiny_run`` for android-arm64 in int8: ExecuTorch and TFLite stored whole (quantized), TFLite NHWC."""
+    out = tmp_path_factory.mktemp("android") / "int8"
+    result = run_cli("build", str(tiny_run), "--target", "android-arm64", "--precision", "int8", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def mobilenet_android_bundle(tmp_path_factory) -> Path:
+    """A MobileNetV2 run (2 epochs) built for android-arm64: fp32, TFLite NHWC (depthwise convs: IHWO holes)."""
+    folder = tmp_path_factory.mktemp("mobilenet")
+    result = run_cli("train", "--model", "mobilenetv2", "--data", "digits", "--method", "usnet", "--epochs", "2",
+                     "--out", str(folder / "run"))
+    assert result.returncode == 0, result.stderr
+    result = run_cli("build", str(folder / "run"), "--target", "android-arm64", "--out", str(folder / "bundle"))
+    assert result.returncode == 0, result.stderr
+    return folder / "bundle"
+
+
+def java_assemble(classes: Path, bundle: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["java", "-cp", str(classes), "dev.edgeslim.Assemble", str(bundle), str(out)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_java_assembles_every_artifact_byte_identical_to_python(java_classes, tiny_bundle, dsnet_bundle,
+                                                                int8_android_bundle, mobilenet_android_bundle,
+                                                                tmp_path):
+    compared = []
+    for bundle_path in (tiny_bundle, dsnet_bundle, int8_android_bundle, mobilenet_android_bundle):
+        out = tmp_path / bundle_path.parent.name / bundle_path.name
+        result = java_assemble(java_classes, bundle_path, out)
+        assert result.returncode == 0, result.stderr
+        bundle = open_bundle(bundle_path)
+        for backend, entry in bundle.spec.artifacts.items():
+            written = out / entry.file
+            if written.is_dir():  # Core ML: stored whole, a folder
+                ours, python = sha256_of(written), sha256_of(bundle.artifact_path(backend))
+            else:
+                ours = hashlib.sha256(written.read_bytes()).hexdigest()
+                python = hashlib.sha256(bundle.artifact_bytes(backend)).hexdigest()
+            assert ours == python == entry.sha256, (bundle_path, backend)
+            compared.append((bundle_path.name, backend, entry.precision, len(entry.holes)))
+        assert sorted(p.name for p in out.iterdir()) == sorted(e.file for e in bundle.spec.artifacts.values())
+    assert len(compared) == 10
+    assert {c[2] for c in compared} == {"fp32", "int8"} and sum(c[3] > 0 for c in compared) == 6
+
+
+def test_java_assemble_refuses_a_damaged_bundle_in_one_line(java_classes, bundle_copy, tmp_path):
+    blob = bundle_copy / "weights.safetensors"
+    blob.write_bytes(blob.read_bytes()[:-8])
+    result = java_assemble(java_classes, bundle_copy, tmp_path / "out")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"edgeslim: {blob}:")
+    assert "truncated or modified" in result.stderr and not (tmp_path / "out" / "model.pte").exists()
+
+
+def conformance_scenarios(bundle: Path, folder: Path) -> int:
+    """Scenario files for the Java ConformanceTest: both shipped traces × two SLOs, with every frame's latency
+    at every width and the rung the Python controller ran; returns the number of steps."""
+    folder.mkdir()
+    measured = load_profile(bundle)
+    policy = open_bundle(bundle).manifest["policy"]
+    steps = 0
+    p50 = sorted(measured["widths"], key=lambda w: w["mflops"])[-1]["p50_ms"]
+    for trace in ("throttling-ramp", "battery-drain"):
+        for slo in (None, p50):  # the default SLO (1.5 × p90 of the largest), and one the largest misses often
+            options = SimulationOptions(slo_ms=slo)
+            stream = frames(measured, policy, trace, options)
+            rungs = replay(measured, policy, trace, options)["timeline"]["rung"]
+            scenario = {"trace": str(trace_path(trace)), "costs": stream.costs,
+                        "policy": dataclasses.asdict(stream.policy), "times": stream.times.tolist(),
+                        "latency": stream.latency.tolist(), "rungs": rungs.tolist()}
+            assert len(set(scenario["rungs"])) >= 2, "a scenario in which the controller never switches"
+            (folder / f"{trace}-slo-{'default' if slo is None else 'p50'}.json").write_text(json.dumps(scenario))
+            steps += len(rungs)
+    return steps
+
+
+def test_java_unit_and_conformance_tests_pass(java_classes, bundle_copy, tmp_path):
+    profile(bundle_copy, backend="tflite", runs=30, warmup=5)
+    steps = conformance_scenarios(bundle_copy, tmp_path / "scenarios")
+    reports = tmp_path / "reports"
+    result = subprocess.run(["java", f"-Dedgeslim.bundle={bundle_copy}",
+                             f"-Dedgeslim.conformance={tmp_path / 'scenarios'}", "-jar", str(JUNIT),
+                             "--class-path", str(java_classes), "--scan-class-path", "--disable-banner",
+                             "--details=none", "--fail-if-no-tests", f"--reports-dir={reports}"],
+                            capture_output=True, text=True, timeout=600)
+    suite = ET.parse(reports / "TEST-junit-jupiter.xml").getroot()
+    cases = {c.get("classname").rsplit(".", 1)[-1] for c in suite.iter("testcase")}
+    counts = {k: int(suite.get(k)) for k in ("tests", "failures", "errors", "skipped")}
+    assert result.returncode == 0 and counts["failures"] == counts["errors"] == 0, result.stdout + result.stderr
+    assert counts["skipped"] == 0 and counts["tests"] >= 25, counts  # the bundle and conformance tests ran
+    assert {"BundleTest", "ConformanceTest", "WidthControllerTest", "RecipesTest", "JsonTest"} <= cases
+    assert f"conformance total: {steps} steps identical" in result.stdout and steps == 4 * 18000
+
+
+def test_android_tflite_takes_nhwc_image_and_names_its_io(mobilenet_android_bundle):
+    from ai_edge_litert.interpreter import Interpreter
+
+    bundle = open_bundle(mobilenet_android_bundle)
+    tflite, executorch = bundle.spec.artifacts["tflite"], bundle.spec.artifacts["executorch"]
+    assert tflite.layout == "NHWC" and executorch.layout == "NCHW"
+    assert {e: (io.input, io.outputs) for e, io in tflite.io.items()} == {w: ("image", ["logits"])
+                                                                          for w in bundle.width_names}
+    interpreter = Interpreter(model_content=bundle.artifact_bytes("tflite"))
+    _, channels, height, width = bundle.spec.input.shape
+    for name in bundle.width_names:
+        runner = interpreter.get_signature_runner(name)
+        (input_name, spec), = runner.get_input_details().items()
+        assert input_name == "image" and list(spec["shape"]) == [1, height, width, channels]
+        assert list(runner.get_output_details()) == ["logits"]
+    rows = bundle.manifest["validation"]["rows"]  # both layouts checked against PyTorch at build
+    assert {r["backend"] for r in rows} == {"tflite", "executorch"} and all(r["ok"] for r in rows)
+    assert max(r["max_abs_diff"] for r in rows) < 1e-4
+
+
+def test_nhwc_and_nchw_tflite_give_the_same_logits(mobilenet_android_bundle, tmp_path, cli):
+    from edgeslim.device.runtime import DynamicModel
+
+    run = open_bundle(mobilenet_android_bundle).manifest["model"]["run"]
+    nchw = tmp_path / "nchw"
+    result = cli("build", run, "--target", "android-arm64", "--backends", "tflite", "--input-layout", "NCHW",
+                 "--out", str(nchw))
+    assert result.returncode == 0, result.stderr
+    assert "NCHW input" in result.stderr and open_bundle(nchw).spec.artifacts["tflite"].layout == "NCHW"
+    a, b = DynamicModel.open(mobilenet_android_bundle, "tflite"), DynamicModel.open(nchw, "tflite")
+    x, _ = a.bundle.samples()
+    for width in a.widths:
+        a.set_width(width)
+        b.set_width(width)
+        assert np.abs(a.predict(x[:8]) - b.predict(x[:8])).max() < 1e-4
