@@ -23,6 +23,7 @@ from conftest import ROOT, run_cli
 
 from edgeslim.device.bundle import open_bundle
 from edgeslim.device.bundle.manifest import sha256_of
+from edgeslim.device.preprocess import preprocess
 from edgeslim.device.profile import load_profile, profile
 from edgeslim.device.simulate import SimulationOptions, frames, replay
 from edgeslim.device.telemetry.replay import trace_path
@@ -122,14 +123,33 @@ def conformance_scenarios(bundle: Path, folder: Path) -> int:
                         "policy": dataclasses.asdict(stream.policy), "times": stream.times.tolist(),
                         "latency": stream.latency.tolist(), "rungs": rungs.tolist()}
             assert len(set(scenario["rungs"])) >= 2, "a scenario in which the controller never switches"
-            (folder / f"{trace}-slo-{'default' if slo is None else 'p50'}.json").write_text(json.dumps(scenario))
+            name = f"controller-{trace}-slo-{'default' if slo is None else 'p50'}.json"
+            (folder / name).write_text(json.dumps(scenario))
             steps += len(rungs)
     return steps
+
+
+def image_input_cases(folder: Path) -> None:
+    """Random RGB frames (odd sizes, resized) through Python's preprocess, for the Java ImageInput test."""
+    rng = np.random.default_rng(0)
+    cases = []
+    for channels, size, layout in ((1, 8, "NCHW"), (3, 16, "NHWC"), (3, 7, "NCHW"), (1, 12, "NHWC")):
+        height, width = rng.integers(5, 40, 2)
+        rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        spec = {"shape": [1, channels, size, size], "preprocessing": {"mean": rng.random(channels).tolist(),
+                                                                    "std": (rng.random(channels) + 0.1).tolist()}}
+        x = preprocess(rgb, spec)
+        argb = (0xFF << 24) | (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+        cases.append({"argb": [int(v) - (1 << 32) for v in argb.ravel()], "width": int(width),
+                      "height": int(height), "shape": spec["shape"], **spec["preprocessing"], "layout": layout,
+                      "expected": (x.transpose(0, 2, 3, 1) if layout == "NHWC" else x).ravel().tolist()})
+    (folder / "image-input.json").write_text(json.dumps(cases))
 
 
 def test_java_unit_and_conformance_tests_pass(java_classes, bundle_copy, tmp_path):
     profile(bundle_copy, backend="tflite", runs=30, warmup=5)
     steps = conformance_scenarios(bundle_copy, tmp_path / "scenarios")
+    image_input_cases(tmp_path / "scenarios")
     reports = tmp_path / "reports"
     result = subprocess.run(["java", f"-Dedgeslim.bundle={bundle_copy}",
                              f"-Dedgeslim.conformance={tmp_path / 'scenarios'}", "-jar", str(JUNIT),
@@ -138,9 +158,11 @@ def test_java_unit_and_conformance_tests_pass(java_classes, bundle_copy, tmp_pat
                             capture_output=True, text=True, timeout=600)
     suite = ET.parse(reports / "TEST-junit-jupiter.xml").getroot()
     cases = {c.get("classname").rsplit(".", 1)[-1] for c in suite.iter("testcase")}
+    names = {c.get("name") for c in suite.iter("testcase")}
     counts = {k: int(suite.get(k)) for k in ("tests", "failures", "errors", "skipped")}
     assert result.returncode == 0 and counts["failures"] == counts["errors"] == 0, result.stdout + result.stderr
-    assert counts["skipped"] == 0 and counts["tests"] >= 25, counts  # the bundle and conformance tests ran
+    assert counts["skipped"] == 0 and counts["tests"] >= 26, counts  # the bundle and conformance tests ran
+    assert {"javaControllerDecidesAsPythonAtEveryStep()", "imageInputIsPythonsPreprocessing()"} <= names
     assert {"BundleTest", "ConformanceTest", "WidthControllerTest", "RecipesTest", "JsonTest"} <= cases
     assert f"conformance total: {steps} steps identical" in result.stdout and steps == 4 * 18000
 

@@ -23,7 +23,7 @@ class ConformanceTest {
     void javaControllerDecidesAsPythonAtEveryStep() throws Exception {
         List<Path> scenarios = new ArrayList<>();
         try (Stream<Path> files = Files.list(Paths.get(System.getProperty("edgeslim.conformance")))) {
-            files.filter(p -> p.toString().endsWith(".json")).sorted().forEach(scenarios::add);
+            files.filter(p -> p.getFileName().toString().startsWith("controller-")).sorted().forEach(scenarios::add);
         }
         assertFalse(scenarios.isEmpty(), "no scenarios");
         long steps = 0;
@@ -48,6 +48,39 @@ class ConformanceTest {
             System.out.println("conformance " + file.getFileName() + ": " + times.length + " steps identical");
         }
         System.out.println("conformance total: " + steps + " steps identical");
+    }
+
+    @Test
+    void imageInputIsPythonsPreprocessing() throws Exception {
+        Path file = Paths.get(System.getProperty("edgeslim.conformance"), "image-input.json");
+        List<?> cases = (List<?>) Json.parse(Files.readString(file));
+        assertFalse(cases.isEmpty(), "no image cases");
+        for (Object item : cases) {
+            Map<?, ?> c = (Map<?, ?>) item;
+            double[] argb = doubles((List<?>) c.get("argb"));
+            int[] pixels = new int[argb.length];
+            for (int i = 0; i < pixels.length; i++) {
+                pixels[i] = (int) (long) argb[i];
+            }
+            double[] shape = doubles((List<?>) c.get("shape"));
+            double[] mean = doubles((List<?>) c.get("mean"));
+            double[] std = doubles((List<?>) c.get("std"));
+            float[] m = new float[mean.length];
+            float[] s = new float[std.length];
+            for (int i = 0; i < m.length; i++) {
+                m[i] = (float) mean[i];
+                s[i] = (float) std[i];
+            }
+            Manifest.Input input = new Manifest.Input("image", new int[] {1, (int) shape[1], (int) shape[2],
+                (int) shape[3]}, m, s);
+            float[] ours = ImageInput.fromArgb(pixels, ((Number) c.get("width")).intValue(),
+                    ((Number) c.get("height")).intValue(), input, (String) c.get("layout"));
+            double[] expected = doubles((List<?>) c.get("expected"));
+            assertEquals(expected.length, ours.length);
+            for (int i = 0; i < ours.length; i++) {
+                assertEquals(expected[i], ours[i], 1e-6, c.get("layout") + " element " + i);
+            }
+        }
     }
 
     private static double[] doubles(List<?> values) {
