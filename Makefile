@@ -4,7 +4,7 @@ VENV := .venv
 DEVICE_VENV := .venv-device
 RUN := runs/digits-pss
 
-.PHONY: setup demo test test-slow arm64-env wheel clean
+.PHONY: setup demo test test-slow arm64-env java-env android wheel clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ demo: $(VENV)/.installed
 PYTEST := EDGESLIM_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python $(VENV)/bin/python -m pytest -q --durations=10
 
 # The default suite; `make test-slow` runs the tests marked slow (CI runs both).
-test: setup
+test: setup java-env
 	$(PYTEST) -m "not slow"
 
 test-slow: setup arm64-env
@@ -41,9 +41,23 @@ test-slow: setup arm64-env
 arm64-env:
 	bash .ci/arm64-env
 
+# The JDK and JUnit 5 the Android library's tests need (apt-get, where missing).
+java-env:
+	bash .ci/java-env
+
+# The Android library as a jar (plain Java 17, no Android classes): android/build/edgeslim-android.jar;
+# `java -jar android/build/edgeslim-android.jar BUNDLE OUTDIR` assembles a bundle's artifacts.
+ANDROID_JAR := android/build/edgeslim-android.jar
+android: $(ANDROID_JAR)
+
+$(ANDROID_JAR): $(shell find android/src/main -name '*.java')
+	rm -rf android/build/classes && mkdir -p android/build/classes
+	javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d android/build/classes $^
+	jar --create --file $@ --main-class dev.edgeslim.Assemble -C android/build/classes .
+
 # The wheel a board installs without a checkout: pip install "edgeslim-<version>-py3-none-any.whl[device,tflite]"
 wheel: $(VENV)/.installed
 	$(VENV)/bin/pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation -w dist .
 
 clean:
-	rm -rf $(VENV) $(DEVICE_VENV) runs dist .arm64
+	rm -rf $(VENV) $(DEVICE_VENV) runs dist .arm64 android/build

@@ -8,13 +8,11 @@ as the Python one at every step of replays of the shipped traces. Needs a JDK an
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
 import os
 import shutil
 import subprocess
-import xml.etree.ElementTree as ET
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +21,12 @@ from conftest import ROOT, run_cli
 
 from edgeslim.device.bundle import open_bundle
 from edgeslim.device.bundle.manifest import sha256_of
-from edgeslim.device.preprocess import preprocess
-from edgeslim.device.profile import load_profile, profile
-from edgeslim.device.simulate import SimulationOptions, frames, replay
-from edgeslim.device.telemetry.replay import trace_path
+from edgeslim.device.profile import profile
 
-JUNIT = Path(os.environ.get("EDGESLIM_JUNIT_JAR", "/usr/share/java/junit-platform-console-standalone.jar"))
-SOURCES = ROOT / "android" / "src"
+sys.path.insert(0, str(ROOT / "bench"))
+import android_report  # noqa: E402 (the bench's Java build, JUnit run and conformance scenarios)
+
+JUNIT = android_report.JUNIT
 
 
 @pytest.fixture(scope="session")
@@ -38,14 +35,9 @@ def java_classes(tmp_path_factory) -> Path:
     missing = [what for what, ok in (("javac", shutil.which("javac")), ("java", shutil.which("java")),
                                      (str(JUNIT), JUNIT.is_file())) if not ok]
     if missing:
-        reason = f"no {', '.join(missing)}: apt-get install default-jdk-headless junit5"
+        reason = f"no {', '.join(missing)}: apt-get install default-jdk-headless junit5 (make java-env)"
         pytest.fail(reason) if os.environ.get("CI") else pytest.skip(reason)
-    out = tmp_path_factory.mktemp("java") / "classes"
-    sources = sorted(str(p) for folder in ("main", "test") for p in (SOURCES / folder).rglob("*.java"))
-    result = subprocess.run(["javac", "--release", "17", "-Xlint:all", "-Werror", "-encoding", "UTF-8",
-                             "-cp", str(JUNIT), "-d", str(out), *sources], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return out
+    return android_report.compile_java(tmp_path_factory.mktemp("java") / "classes")
 
 
 @pytest.fixture(scope="module")
@@ -106,57 +98,13 @@ def test_java_assemble_refuses_a_damaged_bundle_in_one_line(java_classes, bundle
     assert "truncated or modified" in result.stderr and not (tmp_path / "out" / "model.pte").exists()
 
 
-def conformance_scenarios(bundle: Path, folder: Path) -> int:
-    """Scenario files for the Java ConformanceTest: both shipped traces × two SLOs, with every frame's latency
-    at every width and the rung the Python controller ran; returns the number of steps."""
-    folder.mkdir()
-    measured = load_profile(bundle)
-    policy = open_bundle(bundle).manifest["policy"]
-    steps = 0
-    p50 = sorted(measured["widths"], key=lambda w: w["mflops"])[-1]["p50_ms"]
-    for trace in ("throttling-ramp", "battery-drain"):
-        for slo in (None, p50):  # the default SLO (1.5 × p90 of the largest), and one the largest misses often
-            options = SimulationOptions(slo_ms=slo)
-            stream = frames(measured, policy, trace, options)
-            rungs = replay(measured, policy, trace, options)["timeline"]["rung"]
-            scenario = {"trace": str(trace_path(trace)), "costs": stream.costs,
-                        "policy": dataclasses.asdict(stream.policy), "times": stream.times.tolist(),
-                        "latency": stream.latency.tolist(), "rungs": rungs.tolist()}
-            assert len(set(scenario["rungs"])) >= 2, "a scenario in which the controller never switches"
-            name = f"controller-{trace}-slo-{'default' if slo is None else 'p50'}.json"
-            (folder / name).write_text(json.dumps(scenario))
-            steps += len(rungs)
-    return steps
-
-
-def image_input_cases(folder: Path) -> None:
-    """Random RGB frames (odd sizes, resized) through Python's preprocess, for the Java ImageInput test."""
-    rng = np.random.default_rng(0)
-    cases = []
-    for channels, size, layout in ((1, 8, "NCHW"), (3, 16, "NHWC"), (3, 7, "NCHW"), (1, 12, "NHWC")):
-        height, width = rng.integers(5, 40, 2)
-        rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-        spec = {"shape": [1, channels, size, size], "preprocessing": {"mean": rng.random(channels).tolist(),
-                                                                    "std": (rng.random(channels) + 0.1).tolist()}}
-        x = preprocess(rgb, spec)
-        argb = (0xFF << 24) | (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
-        cases.append({"argb": [int(v) - (1 << 32) for v in argb.ravel()], "width": int(width),
-                      "height": int(height), "shape": spec["shape"], **spec["preprocessing"], "layout": layout,
-                      "expected": (x.transpose(0, 2, 3, 1) if layout == "NHWC" else x).ravel().tolist()})
-    (folder / "image-input.json").write_text(json.dumps(cases))
-
-
 def test_java_unit_and_conformance_tests_pass(java_classes, bundle_copy, tmp_path):
     profile(bundle_copy, backend="tflite", runs=30, warmup=5)
-    steps = conformance_scenarios(bundle_copy, tmp_path / "scenarios")
-    image_input_cases(tmp_path / "scenarios")
-    reports = tmp_path / "reports"
-    result = subprocess.run(["java", f"-Dedgeslim.bundle={bundle_copy}",
-                             f"-Dedgeslim.conformance={tmp_path / 'scenarios'}", "-jar", str(JUNIT),
-                             "--class-path", str(java_classes), "--scan-class-path", "--disable-banner",
-                             "--details=none", "--fail-if-no-tests", f"--reports-dir={reports}"],
-                            capture_output=True, text=True, timeout=600)
-    suite = ET.parse(reports / "TEST-junit-jupiter.xml").getroot()
+    steps = android_report.conformance_scenarios(bundle_copy, tmp_path / "scenarios")
+    android_report.image_input_cases(tmp_path / "scenarios")
+    result, suite = android_report.run_junit(java_classes, {"edgeslim.bundle": bundle_copy,
+                                                            "edgeslim.conformance": tmp_path / "scenarios"},
+                                             tmp_path / "reports")
     cases = {c.get("classname").rsplit(".", 1)[-1] for c in suite.iter("testcase")}
     names = {c.get("name") for c in suite.iter("testcase")}
     counts = {k: int(suite.get(k)) for k in ("tests", "failures", "errors", "skipped")}
