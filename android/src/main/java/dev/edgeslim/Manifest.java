@@ -46,6 +46,7 @@ public final class Manifest {
     public record Input(String name, int[] shape, float[] mean, float[] std) {}
 
     public final String modelName;
+    public final int numClasses;
     public final Input input;
     public final List<Width> widths;
     public final Map<String, Artifact> artifacts;
@@ -68,6 +69,7 @@ public final class Manifest {
         }
         Map<String, Object> model = map(raw, "model");
         modelName = string(model, "name");
+        numClasses = (int) number(model, "num_classes");
         Map<String, Object> in = map(raw, "input");
         int[] shape = dims(in, "shape", 4, 4);
         if (shape[0] != 1) {

@@ -44,6 +44,7 @@ class BundleTest {
     void opensAndAssemblesEveryBackendOnceCachedByItsSha256(@TempDir Path dir) throws Exception {
         Bundle bundle = Bundle.open(copy(dir));
         assertTrue(bundle.widths().size() >= 2);
+        assertEquals(10, bundle.manifest().numClasses);  // the test bundles are digits runs
         assertTrue(bundle.widths().get(0).mflops() <= bundle.widths().get(1).mflops());
         String backend = bundle.backends().contains("tflite") ? "tflite" : bundle.backends().get(0);
         Path first = bundle.assembleCached(backend, dir.resolve("cache"));
