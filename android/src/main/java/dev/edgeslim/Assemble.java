@@ -35,6 +35,9 @@ public final class Assemble {
         } catch (IOException ex) {
             System.err.println("edgeslim: cannot write into " + args[1] + " (" + ex + ")");
             System.exit(1);
+        } catch (OutOfMemoryError ex) {
+            System.err.println("edgeslim: not enough Java heap to assemble " + args[0] + "; raise it (java -Xmx…)");
+            System.exit(1);
         }
         if (args.length == 3) {
             long peak = 0;

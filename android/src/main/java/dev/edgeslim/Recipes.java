@@ -114,24 +114,23 @@ public final class Recipes {
         for (int d = rank - 2; d >= 0; d--) {
             strides[d] = strides[d + 1] * shape[d + 1];
         }
-        int[] outShape = new int[rank];
-        long[] outStrides = new long[rank];  // stride in ``value`` of each output axis
+        int[] outShape = new int[4];
+        int[] step = new int[4];  // stride in ``value`` of each output axis; missing leading axes have extent 1
+        java.util.Arrays.fill(outShape, 1);
         for (int i = 0; i < rank; i++) {
-            outShape[i] = shape[perm[i]];
-            outStrides[i] = strides[perm[i]];
+            outShape[4 - rank + i] = shape[perm[i]];
+            step[4 - rank + i] = (int) strides[perm[i]];
         }
-        int[] index = new int[rank];
-        for (int n = 0; n < value.length; n++) {
-            long offset = 0;
-            for (int i = 0; i < rank; i++) {
-                offset += index[i] * outStrides[i];
-            }
-            out.put(value[(int) offset]);
-            for (int i = rank - 1; i >= 0; i--) {
-                if (++index[i] < outShape[i]) {
-                    break;
+        float[] row = new float[outShape[3]];
+        for (int a = 0; a < outShape[0]; a++) {
+            for (int b = 0; b < outShape[1]; b++) {
+                for (int c = 0; c < outShape[2]; c++) {
+                    int base = a * step[0] + b * step[1] + c * step[2];
+                    for (int d = 0; d < row.length; d++) {
+                        row[d] = value[base + d * step[3]];
+                    }
+                    out.put(row);
                 }
-                index[i] = 0;
             }
         }
     }
