@@ -54,7 +54,8 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
             "Android, iOS, Linux (XNNPACK CPU delegate)"),
     Backend("coreml", "Core ML .mlpackage", "model.mlpackage",
             "edgeslim.host.compile.coreml:export_coreml", None,
-            (), ("fp32", "fp16", "int8"), ("NCHW",), "whole", False, "iOS 18 / macOS 15 (elsewhere checked by its spec)"),
+            (), ("fp32", "fp16", "int8"), ("NCHW",), "whole", False,
+            "iOS 18 / macOS 15 (elsewhere checked by its spec)"),
     Backend("tflite", "TFLite .tflite", "model.tflite",
             "edgeslim.host.compile.exporters:export_tflite", "edgeslim.device.engines:TFLiteEngine",
             ("ai_edge_litert", "tflite_runtime"), ("fp32", "int8"), ("NCHW", "NHWC"), "skeleton", True,
@@ -70,4 +71,5 @@ def runnable_here() -> list[str]:
 def backends_table() -> list[dict]:
     """One row per backend (what ``edgeslim backends`` prints)."""
     return [{"backend": b.name, "label": b.label, "artifact": b.artifact, "precisions": list(b.precisions),
-             "layouts": list(b.layouts), "stored": b.stored, "runs_on": b.runs_on, "runs_here": b.runnable_here()} for b in BACKENDS.values()]
+             "layouts": list(b.layouts), "stored": b.stored, "runs_on": b.runs_on, "runs_here": b.runnable_here()}
+            for b in BACKENDS.values()]

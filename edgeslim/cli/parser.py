@@ -71,7 +71,14 @@ def _json_flag(p, what: str) -> None:
 def _add_train(sub) -> None:
     d = defaults(TrainOptions)
     p = sub.add_parser("train", help="train a slimmable supernet", description="Train a width-slimmable supernet.")
-    p.add_argument("--model", default=d["model"], help="resnet20 | resnet18 | mobilenetv2 (default %(default)s)")
+    p.add_argument("--model", default=d["model"], help="resnet20 | resnet18 | mobilenetv2, or your own: "
+                   "path/to/file.py:function (returns an nn.Module; called with (in_channels, num_classes, "
+                   "image_size) if it takes them) (default %(default)s)")
+    p.add_argument("--init", help="start from pretrained weights of the full network (.safetensors, or a PyTorch "
+                   "state dict loaded with weights_only=True)")
+    p.add_argument("--no-init-reorder", dest="init_reorder", action="store_false",
+                   help="with --init: keep the channel order (default: reorder most-important-first by the noise "
+                   "ranking, so narrow widths start from the best channels)")
     p.add_argument("--data", default=d["data"],
                    help="digits | mnist5k | npz:PATH | cifar10:DIR | imagefolder:DIR (default %(default)s)")
     p.add_argument("--method", default=d["method"], choices=TRAINING_METHODS, help="usnet (sandwich rule + "
@@ -181,8 +188,9 @@ def _add_bundle_commands(sub) -> None:
                    "(default: the target's)")
     p.add_argument("--precision", help=f"{' | '.join(PRECISIONS)} (a backend without it stores fp32; int8: "
                    "post-training, calibration/int8-ptq.json) (default: the target's)")
-    p.add_argument("--input-layout", choices=INPUT_LAYOUTS, help="layout of the image input of TFLite (NHWC: [1, H, W, C], "
-                   "as an Android Bitmap gives it; ExecuTorch and Core ML take NCHW) (default: the target's)")
+    p.add_argument("--input-layout", choices=INPUT_LAYOUTS, help="layout of the image input of TFLite (NHWC: "
+                   "[1, H, W, C], as an Android Bitmap gives it; ExecuTorch and Core ML take NCHW) (default: the "
+                   "target's)")
     p.add_argument("--calib", help="int8 calibration data (default: the run's own training split)")
     p.add_argument("--out", help="bundle directory (default: RUN-TARGET next to the run)")
     p.add_argument("--no-validate", dest="validate", action="store_false",

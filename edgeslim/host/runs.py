@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from edgeslim.errors import EdgeslimError
 from edgeslim.files import atomic_path, publish_dir, write_atomic
 from edgeslim.formats import RUN
-from edgeslim.host.models import MODELS, build_supernet
+from edgeslim.host.models import MODELS, build_supernet, is_file_model
 from edgeslim.host.nn import Supernet
 from edgeslim.jsonfile import read_json
 from edgeslim.subnets import ChannelSpace, SubnetConfig
@@ -182,11 +182,12 @@ class Run:
 
 def new_supernet(info: dict) -> Supernet:
     """The run's (untrained) supernet, with its gate and width heads if it has one."""
-    if info["model"] not in MODELS:
+    if info["model"] not in MODELS and not is_file_model(info["model"]):
         raise EdgeslimError(f"model '{info['model']}' is neither built in nor registered in this process; a run "
                             "trained from your own module needs it registered first: "
                             f"edgeslim.register_model('{info['model']}', factory)")
-    supernet = build_supernet(info["model"], tuple(info["input_shape"]), info["num_classes"], info["granularity"])
+    supernet = build_supernet(info["model"], tuple(info["input_shape"]), info["num_classes"], info["granularity"],
+                              sha256=info.get("model_sha256"))
     if "gate" in info:
         gate = supernet.attach_gate(info["gate"]["before"], len(info["gate"]["widths"]), info["gate"]["hidden"])
         for head in info["gate"]["heads"]:

@@ -18,7 +18,10 @@ from edgeslim.formats import RUN
 from edgeslim.host.data import Dataset, load_dataset
 from edgeslim.host.evaluate import ship
 from edgeslim.host.gate.training import train_gates
-from edgeslim.host.models import build_supernet, gate_point
+from edgeslim.host.models import build_supernet, file_sha256, gate_point, is_file_model
+from edgeslim.host.models.pretrained import load_pretrained
+from edgeslim.host.search.options import SearchOptions
+from edgeslim.host.search.ranking import rank_blocks
 from edgeslim.host.runs import (
     finalize,
     load_tensors,
@@ -34,6 +37,9 @@ from edgeslim.host.train.methods import METHODS
 from edgeslim.host.train.options import TrainOptions
 from edgeslim.host.train.steps import Batches, make_optimizer, run_epochs, seeded
 from edgeslim.subnets import SubnetConfig, load_configs
+
+
+RANK_STEPS = SearchOptions.rank_steps  # the same ranking as the search's first step
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -93,10 +99,14 @@ def train_supernet(opts: TrainOptions) -> tuple[Path, dict]:
 def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
     started = time.time()
     dataset: Dataset = load_dataset(opts.data, opts.seed)
-    supernet = build_supernet(opts.model, dataset.input_shape, dataset.num_classes, opts.granularity)
+    supernet = build_supernet(opts.model_name if is_file_model(opts.model) else opts.model, dataset.input_shape,
+                              dataset.num_classes, opts.granularity)
     if opts.method == "dsnet":  # the part before the gate is shared: its channel groups stay full
         supernet.attach_gate(opts.gate_before or gate_point(opts.model_name), len(opts.widths))
     space = supernet.space
+    init = None  # checked before anything is written; a resumed run's checkpoint holds the loaded weights
+    if opts.init is not None and not opts.resume:
+        init = {"file": str(opts.init), "sha256": load_pretrained(supernet, opts.init), "reordered": opts.init_reorder}
     shipped = [space.uniform(opts.width)] if opts.method == "single" else space.parse_widths(opts.width_list())
     if opts.configs:
         shipped += load_configs(opts.configs, space)
@@ -113,6 +123,8 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
             "num_classes": dataset.num_classes, "classes": dataset.classes, "granularity": opts.granularity,
             "preprocessing": dataset.preprocessing(), "method": opts.method, "options": opts.same_job(),
             "space": space.to_json(), "epoch": start_epoch, "history": []}
+    if is_file_model(opts.model):
+        info["model_sha256"] = file_sha256(opts.model_name)
     if opts.resume:
         tensors = load_tensors(partial / "checkpoint.safetensors")
         info = read_sidecar(partial / "run.json")
@@ -125,6 +137,9 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
 
     train_part = dataset.holdout(opts.holdout, opts.seed)[:2] if opts.holdout else (None, None)
     batches = Batches(dataset, opts.batch_size, opts.augment, *train_part)
+    if init is not None:
+        _reorder(supernet, opts, batches, world.is_main)
+        info["init"] = init
     if teacher is not None:
         teacher.updates = start_epoch * len(batches)  # where the decay warm-up stood when the run was killed
     if world.is_main:
@@ -163,6 +178,18 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
     if not world.is_main:
         return final, info
     return _finish(supernet, dataset, shipped, info, opts, partial, final, started)
+
+
+def _reorder(supernet, opts: TrainOptions, batches: Batches, show: bool) -> None:
+    """With ``opts.init_reorder``, reorder every channel group of the loaded network most-important-first (the
+    noise ranking of the search), so that narrow widths start from its best channels."""
+    if not opts.init_reorder:
+        return
+    if show:
+        console.print(f"ranking the channels of {opts.init} (noise ranking, {RANK_STEPS} steps) to reorder them")
+    supernet.permute_channels(rank_blocks(supernet, batches, RANK_STEPS, seed=opts.seed,
+                                          show_progress=opts.show_progress and show))
+    supernet.train()
 
 
 def _finish(supernet, dataset, shipped: list[SubnetConfig], info: dict, opts: TrainOptions, partial: Path,

@@ -31,9 +31,13 @@ def _numbers(name: str, values) -> tuple[float, ...]:
 
 @dataclass(frozen=True)
 class TrainOptions:
-    """How to train. ``model``: a built-in or registered name, or a ``torch.nn.Module``; ``out``: the run
+    """How to train. ``model``: a built-in or registered name, ``path/to/file.py:function`` (a function returning
+    an ``nn.Module``), or a ``torch.nn.Module``; ``out``: the run
     directory (default ``runs/<data>-<method>``); ``search``: the search and joint training of ``method="pss"``.
     ``val_fraction`` / ``teacher`` left at None take the method's default (see :attr:`holdout`, :attr:`distill`).
+    ``init``: pretrained weights of the full network to start from (safetensors or a PyTorch state dict); with
+    ``init_reorder``, its channels are first reordered most-important-first by the noise ranking, so that narrow
+    widths start from its most important channels.
     """
 
     model: Any = "resnet20"
@@ -59,6 +63,8 @@ class TrainOptions:
     complexity_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)
     gate_copies: int = 4
     augment: bool = True
+    init: str | Path | None = None
+    init_reorder: bool = True
     device: str = "auto"
     resume: bool = False
     force: bool = False
@@ -67,9 +73,11 @@ class TrainOptions:
 
     def __post_init__(self) -> None:
         if isinstance(self.model, str):
-            from edgeslim.host.models import MODELS
+            from edgeslim.host.models import MODELS, file_sha256, is_file_model
 
-            if self.model not in MODELS:
+            if is_file_model(self.model):
+                file_sha256(self.model)  # the file exists
+            elif self.model not in MODELS:
                 raise unknown_name("model", self.model, MODELS)
         elif not hasattr(self.model, "forward"):
             raise EdgeslimError(f"model: expected a model name or a torch.nn.Module, got {type(self.model).__name__}")
@@ -99,6 +107,8 @@ class TrainOptions:
             raise EdgeslimError(f"--val-fraction must be in [0, 0.5) (got {self.val_fraction})")
         if not 0 < self.min_width <= 1 or not 0 < self.width <= 1:
             raise EdgeslimError("--min-width and --width must be fractions in (0, 1]")
+        if self.init is not None and not Path(self.init).is_file():
+            raise EdgeslimError(f"--init {self.init}: no such file; give a .safetensors file or a PyTorch checkpoint")
         if self.device not in ("auto", "cpu", "cuda"):
             raise unknown_name("device", self.device, ("auto", "cpu", "cuda"))
         if self.method == "pss" and self.supernet_epochs < 1:
@@ -108,7 +118,12 @@ class TrainOptions:
 
     @property
     def model_name(self) -> str:
-        """The name run.json records: the model's name, or a user module's class name."""
+        """The name run.json records: the model's name (a file's with its absolute path), or a user module's class
+        name."""
+        from edgeslim.host.models import is_file_model, resolved
+
+        if is_file_model(self.model):
+            return resolved(self.model)
         return self.model if isinstance(self.model, str) else type(self.model).__name__
 
     @property
