@@ -20,7 +20,8 @@ def train(options: TrainOptions | None = None, /, **fields) -> Run | None:
     ``options``: a :class:`TrainOptions`; ``fields`` override any of its fields. ``method``: ``usnet`` (sandwich
     rule, in-place distillation), ``pss`` (usnet + progressive sub-net search + joint training; its search is
     ``search=SearchOptions(...)``), ``dsnet`` (DS-Net++ gate) or ``single``. ``model``: a built-in or registered
-    name, or a ``torch.nn.Module``. Under torchrun, helper processes return None.
+    name, ``path/to/file.py:function``, or a ``torch.nn.Module``; ``init``: pretrained weights to start from.
+    Under torchrun, helper processes return None.
     """
     opts = with_fields(TrainOptions, options, fields)
     if opts.method == "pss":
