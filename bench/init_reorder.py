@@ -36,7 +36,7 @@ def immediate(model: str, data: str, weights: Path, reorder: bool, seed: int = 0
         supernet.permute_channels(rank_blocks(supernet, Batches(dataset, 64, True), seed=seed, show_progress=False))
     out = {}
     x, y = dataset.normalize(dataset.x_test), dataset.y_test
-    for config in supernet.space.parse_widths([0.25, 0.5, 0.75, 1.0]):
+    for config in supernet.space.parse_widths("0.25,0.5,0.75,1.0"):
         supernet.recalibrate_bn(config, calibration_batches(dataset, 2000))
         out[config.name] = top1(supernet, config, x, y)
     return out

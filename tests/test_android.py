@@ -51,9 +51,10 @@ def int8_android_bundle(tiny_run, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def mobilenet_android_bundle(tmp_path_factory) -> Path:
-    """A MobileNetV2 run (2 epochs) built for android-arm64: fp32, TFLite NHWC (depthwise convs: IHWO holes)."""
+    """A MobileNetV3-Small run (2 epochs) built for android-arm64: fp32, TFLite NHWC (depthwise convs: IHWO holes;
+    squeeze-and-excitation)."""
     folder = tmp_path_factory.mktemp("mobilenet")
-    result = run_cli("train", "--model", "mobilenetv2", "--data", "digits", "--method", "usnet", "--epochs", "2",
+    result = run_cli("train", "--model", "mobilenetv3_small", "--data", "digits", "--method", "usnet", "--epochs", "2",
                      "--out", str(folder / "run"))
     assert result.returncode == 0, result.stderr
     result = run_cli("build", str(folder / "run"), "--target", "android-arm64", "--out", str(folder / "bundle"))

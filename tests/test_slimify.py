@@ -5,7 +5,9 @@ import torch
 from torch import nn
 
 from edgeslim.errors import EdgeslimError
+from edgeslim.host.models.efficientnet import efficientnet_b0, efficientnet_lite0
 from edgeslim.host.models.mobilenetv2 import MobileNetV2
+from edgeslim.host.models.mobilenetv3 import mobilenetv3_large, mobilenetv3_small
 from edgeslim.host.models.resnet import resnet18, resnet20
 from edgeslim.host.nn import SlimConv2d, count_cost, slimify
 from edgeslim.subnets import SubnetConfig
@@ -63,6 +65,8 @@ def test_hand_counted_macs_and_params():
     (lambda: resnet18(3, 10, 32), (3, 32, 32), 12),
     (lambda: MobileNetV2(3, 10, 32, width=0.5), (3, 32, 32), 25),
     (lambda: resnet20(1, 10, 8), (1, 8, 8), 12),
+    (lambda: mobilenetv3_small(3, 10, 32), (3, 32, 32), 26),
+    (lambda: efficientnet_b0(1, 10, 8), (1, 8, 8), 40),
 ])
 def test_extracted_subnet_equals_the_supernet(factory, shape, groups):
     torch.manual_seed(0)
@@ -79,6 +83,32 @@ def test_extracted_subnet_equals_the_supernet(factory, shape, groups):
         assert not any(isinstance(m, SlimConv2d) for m in static.modules())
         assert sum(p.numel() for p in static.parameters()) == count_cost(supernet, config).params
         torch.testing.assert_close(static(x), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("factory, params", [
+    (mobilenetv3_small, 2_542_856), (mobilenetv3_large, 5_483_032),   # torchvision mobilenet_v3_small / _large
+    (efficientnet_b0, 5_288_548), (efficientnet_lite0, 4_652_008),     # torchvision efficientnet_b0, timm _lite0
+])
+def test_built_in_mobile_models_match_the_reference_parameter_counts_and_slim_exactly(factory, params):
+    assert sum(p.numel() for p in factory(3, 1000, 224).parameters()) == params
+    torch.manual_seed(0)
+    original = factory(1, 10, 8).eval()
+    supernet = slimify(factory(1, 10, 8), (1, 8, 8))
+    supernet.net.load_state_dict(original.state_dict())
+    supernet.eval().set_config(supernet.space.largest())
+    x = torch.randn(4, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(supernet(x), original(x))  # full width is the original network
+
+
+def test_squeeze_excitation_gate_joins_its_feature_map_group_and_squeeze_is_its_own():
+    supernet = slimify(mobilenetv3_small(3, 10, 32), (3, 32, 32))
+    se = "blocks.0.body.1"  # the first bneck: depthwise, then squeeze-and-excitation on its 16 channels
+    groups = {m: g.name for g in supernet.space.groups for m in g.members}
+    assert groups[f"{se}.fc2"] == groups["stem.0"]  # gate × map: one group (the stem's 16 channels)
+    assert groups[f"{se}.fc1"] == f"{se}.fc1"  # the squeeze width: its own group
+    half = supernet.space.uniform(0.5)
+    assert half.channels[groups["stem.0"]] == 8 and half.channels[f"{se}.fc1"] == 4
 
 
 def test_mobilenet_depthwise_conv_follows_its_expansion_group():

@@ -71,7 +71,7 @@ def _json_flag(p, what: str) -> None:
 def _add_train(sub) -> None:
     d = defaults(TrainOptions)
     p = sub.add_parser("train", help="train a slimmable supernet", description="Train a width-slimmable supernet.")
-    p.add_argument("--model", default=d["model"], help="resnet20 | resnet18 | mobilenetv2, or your own: "
+    p.add_argument("--model", default=d["model"], help="a built-in model (edgeslim models lists them), or your own: "
                    "path/to/file.py:function (returns an nn.Module; called with (in_channels, num_classes, "
                    "image_size) if it takes them) (default %(default)s)")
     p.add_argument("--init", help="start from pretrained weights of the full network (.safetensors, or a PyTorch "

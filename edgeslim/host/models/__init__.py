@@ -30,11 +30,15 @@ MODELS: dict[str, Factory | str] = {
     "resnet20": "edgeslim.host.models.resnet:resnet20",
     "resnet18": "edgeslim.host.models.resnet:resnet18",
     "mobilenetv2": "edgeslim.host.models.mobilenetv2:mobilenetv2",
+    "mobilenetv3_small": "edgeslim.host.models.mobilenetv3:mobilenetv3_small",
+    "mobilenetv3_large": "edgeslim.host.models.mobilenetv3:mobilenetv3_large",
+    "efficientnet_lite0": "edgeslim.host.models.efficientnet:efficientnet_lite0",
+    "efficientnet_b0": "edgeslim.host.models.efficientnet:efficientnet_b0",
 }
 
 # Where a DS-Net++ gate sits by default: right before this module, i.e. after the stem and the first block.
 # Everything before it runs at full width for every input, so an early point keeps the narrowest width cheap.
-GATE_POINTS = {"resnet20": "blocks.1", "resnet18": "blocks.1", "mobilenetv2": "blocks.1"}
+GATE_POINTS = {name: "blocks.1" for name in MODELS}
 
 
 def register_model(name: str, factory: Factory, gate_before: str | None = None) -> None:

@@ -2,8 +2,10 @@
 
 Every tensor in the traced graph gets a channel dimension. A plain conv or linear layer starts a new dimension;
 batch norm, depthwise convs, activations, pooling and flatten keep their input's; a residual add merges the
-dimensions of its inputs (union-find), so all layers whose outputs are summed form one channel group. The
-network's input and output dimensions stay fixed at full width.
+dimensions of its inputs (union-find), so all layers whose outputs are summed form one channel group; so does an
+element-wise product of two feature maps (squeeze-and-excitation: the map times the gate computed from it, whose
+last conv joins the map's group while the squeeze width is a group of its own). The network's input and output
+dimensions stay fixed at full width.
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ from edgeslim.host.nn.ops import SLIM_TYPES, to_slim
 from edgeslim.host.nn.supernet import Supernet
 from edgeslim.subnets import ChannelGroup, ChannelSpace, group_granularity
 
-_KEEP_MODULES = (nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.Hardswish, nn.SiLU, nn.GELU, nn.Sigmoid, nn.Tanh,
-                 nn.LeakyReLU, nn.Dropout, nn.Identity, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
+_KEEP_MODULES = (nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.GELU, nn.Sigmoid,
+                 nn.Tanh, nn.LeakyReLU, nn.Dropout, nn.Identity, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
                  nn.AdaptiveMaxPool2d, nn.Flatten)
-_KEEP_FUNCTIONS = {F.relu, torch.relu, F.relu6, F.hardtanh, F.hardswish, F.silu, F.gelu, torch.sigmoid, F.dropout,
+_KEEP_FUNCTIONS = {F.relu, torch.relu, F.relu6, F.hardtanh, F.hardswish, F.hardsigmoid, F.silu, F.gelu,
+                   torch.sigmoid, F.dropout,
                    F.adaptive_avg_pool2d, F.avg_pool2d, F.max_pool2d, torch.flatten, torch.mean}
 _KEEP_METHODS = {"relu", "relu_", "sigmoid", "contiguous", "flatten", "view", "reshape", "mean", "clamp"}
-_ADD_FUNCTIONS = {operator.add, operator.iadd, torch.add}
-_ADD_METHODS = {"add", "add_"}
+# element-wise: a residual add, or a feature map times a gate (squeeze-and-excitation); both operands share channels
+_ADD_FUNCTIONS = {operator.add, operator.iadd, torch.add, operator.mul, operator.imul, torch.mul}
+_ADD_METHODS = {"add", "add_", "mul", "mul_"}
 _META_METHODS = {"size", "dim"}
 
 
@@ -57,7 +61,7 @@ class _Dims:
         if a == b:
             return a
         if None not in (self.size[a], self.size[b]) and self.size[a] != self.size[b]:
-            raise EdgeslimError(f"slimify: {where} adds tensors of {self.size[a]} and {self.size[b]} channels")
+            raise EdgeslimError(f"slimify: {where} combines tensors of {self.size[a]} and {self.size[b]} channels")
         self.parent[b] = a
         self.size[a] = self.size[a] or self.size[b]
         self.fixed[a] = self.fixed[a] or self.fixed[b]
@@ -69,7 +73,8 @@ def slimify(model: nn.Module, input_shape: tuple[int, int, int], granularity: in
     """A slimmable supernet sharing ``model``'s weights, with channel groups derived from its traced graph.
 
     ``input_shape`` is (channels, height, width) of one input. Supported: Conv2d (plain or depthwise), Linear,
-    BatchNorm2d, activations, pooling, flatten and residual adds; anything else is a clear error naming the node.
+    BatchNorm2d, activations, pooling, flatten, residual adds and squeeze-and-excitation products; anything else is
+    a clear error naming the node.
     """
     try:
         graph_module = fx.symbolic_trace(model)
@@ -111,7 +116,7 @@ def slimify(model: nn.Module, input_shape: tuple[int, int, int], granularity: in
                 raise EdgeslimError(f"slimify: unsupported layer {type(module).__name__} at {where}")
         elif node.op == "call_function" and node.target in _ADD_FUNCTIONS or (
                 node.op == "call_method" and node.target in _ADD_METHODS):
-            args = tensor_args(node)
+            args = tensor_args(node)  # a scalar operand (x * 0.5) has no channel dimension
             dim = dim_of[args[0]]
             for other in args[1:]:
                 dim = dims.union(dim, dim_of[other], where)
@@ -125,7 +130,7 @@ def slimify(model: nn.Module, input_shape: tuple[int, int, int], granularity: in
             meta.add(node)
         else:
             raise EdgeslimError(f"slimify: unsupported operation at {where}; supported are convs, linear, "
-                                "batch norm, activations, pooling, flatten and residual adds")
+                                "batch norm, activations, pooling, flatten, residual adds and products")
 
     groups, assignment, group_of_root = [], {}, {}
     order = {name: i for i, name in enumerate(n.target for n in graph_module.graph.nodes if n.op == "call_module")}
