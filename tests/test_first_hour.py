@@ -67,9 +67,16 @@ def test_shipped_traces_resolve_outside_a_checkout_in_an_installed_package(bundl
     assert "resnet20" in json.loads(models.stdout)["models"]  # listed on the torch-free install
 
 
+def _sigint_as_a_terminal_sends_it() -> None:
+    """In the child: Ctrl-C's default action, whatever ignore or mask this test process passed down."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _interrupt_when_running(command: list[str], **kwargs) -> subprocess.CompletedProcess:
     """Start ``command``, wait for its 'running …' line on stderr, then press Ctrl-C (SIGINT)."""
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_sigint_as_a_terminal_sends_it, **kwargs)
     seen = []
     for line in iter(proc.stderr.readline, ""):
         seen.append(line)
@@ -77,7 +84,13 @@ def _interrupt_when_running(command: list[str], **kwargs) -> subprocess.Complete
             break
     time.sleep(1.0)  # let some frames run
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        masks = [line for line in status.splitlines() if line.startswith(("SigIgn", "SigBlk", "SigCgt"))]
+        proc.kill()
+        pytest.fail(f"{command[2:4]} still running 120 s after Ctrl-C ({'; '.join(masks)}); stderr: {''.join(seen)}")
     return subprocess.CompletedProcess(command, proc.returncode, out, "".join(seen) + err)
 
 
