@@ -55,8 +55,8 @@ def test_noise_ranking_puts_a_dead_block_last():
     supernet = build_supernet("resnet20", data.input_shape, data.num_classes)
     group = next(g for g in supernet.space.groups if g.name == "blocks.6.conv2")  # the 64-channel stage
     modules = dict(supernet.net.named_modules())
-    for name, g in supernet.input_groups.items():  # silence the group's first block in every batch norm
-        if g == group.name and isinstance(modules[name], torch.nn.BatchNorm2d):
+    for name, layer in supernet.channels.items():  # silence the group's first block in every batch norm
+        if [s.group for s in layer.cols] == [group.name] and isinstance(modules[name], torch.nn.BatchNorm2d):
             modules[name].weight.data[:group.granularity] = 0
             modules[name].bias.data[:group.granularity] = 0
     supernet.recalibrate_bn(supernet.space.largest(), [torch.from_numpy(data.normalize(data.x_train[:256]))])

@@ -46,7 +46,7 @@ def test_residual_add_couples_channels_into_one_group():
     assert set(groups) == {"stem", "expand"}
     assert groups["stem"].members == ("stem", "block")
     assert groups["stem"].channels == 8 and groups["stem"].granularity == 2
-    assert supernet.assignment["fc"] is None  # the class logits stay full
+    assert [s.group for s in supernet.channels["fc"].rows] == [None]  # the class logits stay full
 
 
 def test_hand_counted_macs_and_params():
@@ -114,7 +114,8 @@ def test_squeeze_excitation_gate_joins_its_feature_map_group_and_squeeze_is_its_
 def test_mobilenet_depthwise_conv_follows_its_expansion_group():
     supernet = slimify(MobileNetV2(3, 10, 32, width=0.5), (3, 32, 32))
     dw = dict(supernet.net.named_modules())["blocks.1.body.1.0"]
-    assert dw.depthwise and "blocks.1.body.1.0" not in supernet.assignment
+    assert dw.depthwise and supernet.channels["blocks.1.body.1.0"].rows == supernet.channels["blocks.1.body.1.0"].cols
+    assert "blocks.1.body.1.0" not in {m for g in supernet.space.groups for m in g.members}
     assert "blocks.1.body.0.0" in {m for g in supernet.space.groups for m in g.members}
 
 

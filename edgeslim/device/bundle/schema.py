@@ -46,11 +46,16 @@ class BatchNorm(Struct, frozen=True):
     eps: Annotated[float, Meta(gt=0, le=1)]
 
 
+Run = Annotated[list[Annotated[int, Meta(ge=0, le=MAX_DIM)]], Meta(min_length=2, max_length=2)]
+
+
 class Recipe(Struct, frozen=True):
     source: Name | None
     shape: Annotated[list[Dim], Meta(min_length=1, max_length=4)]
     bn: BatchNorm | None = None
     bias: bool = False
+    rows: Annotated[list[Run], Meta(max_length=MAX_DIM)] | None = None
+    cols: Annotated[list[Run], Meta(max_length=MAX_DIM)] | None = None
 
 
 class EntryIO(Struct, frozen=True):
@@ -255,17 +260,27 @@ def check_against_blob(m: Manifest, header: dict[str, dict], file) -> None:
         return shape
 
     for key, recipe in m.tensors.items():
+        reach = list(recipe.shape)  # how far into the source each axis reads
+        for axis, runs in ((0, recipe.rows), (1, recipe.cols)):
+            if runs is None:
+                continue
+            if axis >= len(reach) or sum(n for _, n in runs) != recipe.shape[axis] or any(
+                    n == 0 or (a + n > b) for (a, n), (b, _) in zip(runs, runs[1:] + [[MAX_DIM * 2, 0]])):
+                raise EdgeslimError(f"{file}: tensor '{key}' has {'rows' if axis == 0 else 'cols'} {runs} that do "
+                                    f"not make its shape {recipe.shape} in order; the bundle is corrupt, rebuild it")
+            reach[axis] = runs[-1][0] + runs[-1][1]
         if recipe.source is not None:
             source = shape_of(recipe.source)
-            if len(source) != len(recipe.shape) or any(a > b for a, b in zip(recipe.shape, source)):
+            if len(source) != len(recipe.shape) or any(a > b for a, b in zip(reach, source)):
                 raise EdgeslimError(f"{file}: tensor '{key}' of shape {recipe.shape} is not a prefix of "
                                     f"'{recipe.source}' {source}; the bundle is corrupt, rebuild it")
         if recipe.bn is not None:
             for name in (recipe.bn.weight, recipe.bn.bias, recipe.bn.mean, recipe.bn.var):
                 vector = shape_of(name)
-                if len(vector) != 1 or vector[0] < recipe.shape[0]:
+                need = reach[0] if name in (recipe.bn.weight, recipe.bn.bias) else recipe.shape[0]
+                if len(vector) != 1 or vector[0] < need:
                     raise EdgeslimError(f"{file}: batch norm tensor '{name}' of tensor '{key}' has shape {vector}, "
-                                        f"needs at least {recipe.shape[0]} channels; the bundle is corrupt, rebuild it")
+                                        f"needs at least {need} channels; the bundle is corrupt, rebuild it")
 
 
 def schema_json() -> dict:

@@ -16,6 +16,7 @@ from torch import fx, nn
 from edgeslim.device.bundle.recipes import materialize
 from edgeslim.errors import EdgeslimError
 from edgeslim.host.nn import Supernet
+from edgeslim.host.nn.channels import runs
 from edgeslim.subnets import SubnetConfig
 
 
@@ -51,6 +52,17 @@ def _single_bn_user(node: fx.Node, modules: dict[str, nn.Module]) -> fx.Node | N
     return None
 
 
+def _runs(supernet: Supernet, layer: str, config: SubnetConfig) -> tuple[dict, dict]:
+    """``{"rows": runs}`` / ``{"cols": runs}`` where ``layer`` takes segments at ``config``, else ``{}``."""
+    channels = supernet.channels.get(layer)
+    if channels is None:
+        return {}, {}
+    module = supernet.net.get_submodule(layer)
+    rows = runs(channels.rows, config)
+    cols = [] if getattr(module, "channelwise", False) else runs(channels.cols, config, channels.per_channel)
+    return ({"rows": rows} if len(rows) > 1 else {}), ({"cols": cols} if len(cols) > 1 else {})
+
+
 @torch.no_grad()
 def folded_width(supernet: Supernet, config: SubnetConfig, blob: dict[str, np.ndarray]
                  ) -> tuple[fx.GraphModule, dict[str, dict]]:
@@ -76,10 +88,13 @@ def folded_width(supernet: Supernet, config: SubnetConfig, blob: dict[str, np.nd
             static.delete_submodule(bn_node.target)
             if module.bias is None:
                 module.bias = nn.Parameter(torch.zeros(module.weight.shape[0]))
-        recipes[f"{layer}.weight"] = {"source": f"{layer}.weight", "shape": list(module.weight.shape), "bn": bn}
+        rows, cols = _runs(supernet, layer, config)
+        recipes[f"{layer}.weight"] = {"source": f"{layer}.weight", "shape": list(module.weight.shape), "bn": bn,
+                                      **rows, **cols}
         if module.bias is not None:
             source = f"{layer}.bias" if f"{layer}.bias" in blob else None
-            recipes[f"{layer}.bias"] = {"source": source, "shape": [module.weight.shape[0]], "bn": bn, "bias": True}
+            recipes[f"{layer}.bias"] = {"source": source, "shape": [module.weight.shape[0]], "bn": bn, "bias": True,
+                                        **rows}
     static.recompile()
     params = dict(static.named_parameters())
     for name, recipe in recipes.items():

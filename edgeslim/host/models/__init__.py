@@ -34,6 +34,11 @@ MODELS: dict[str, Factory | str] = {
     "mobilenetv3_large": "edgeslim.host.models.mobilenetv3:mobilenetv3_large",
     "efficientnet_lite0": "edgeslim.host.models.efficientnet:efficientnet_lite0",
     "efficientnet_b0": "edgeslim.host.models.efficientnet:efficientnet_b0",
+    "regnetx_200mf": "edgeslim.host.models.regnet:regnetx_200mf",
+    "regnety_200mf": "edgeslim.host.models.regnet:regnety_200mf",
+    "regnetx_400mf": "edgeslim.host.models.regnet:regnetx_400mf",
+    "regnety_400mf": "edgeslim.host.models.regnet:regnety_400mf",
+    "ghostnet": "edgeslim.host.models.ghostnet:ghostnet",
 }
 
 # Where a DS-Net++ gate sits by default: right before this module, i.e. after the stem and the first block.

@@ -34,7 +34,7 @@ def layer_costs(supernet: Supernet, config: SubnetConfig) -> dict[str, Cost]:
         (in_shape, out_shape) = shapes[name]
         if isinstance(module, SlimConv2d):
             cin, cout = in_shape[1], out_shape[1]
-            per_out = (1 if module.depthwise else cin) * prod(module.kernel_size)
+            per_out = (module.in_channels // module.groups if module.channelwise else cin) * prod(module.kernel_size)
             costs[name] = Cost(cout * per_out * prod(out_shape[2:]),
                                cout * per_out + (cout if module.bias is not None else 0))
         elif isinstance(module, SlimLinear):

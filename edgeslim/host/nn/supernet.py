@@ -11,6 +11,7 @@ from torch import fx, nn
 
 from edgeslim.host.gate.modules import WidthGate
 from edgeslim.host.gate.split import prefix_layers, split_at
+from edgeslim.host.nn.channels import LayerChannels, narrow, permutation, take
 from edgeslim.host.nn.ops import SlimBatchNorm2d, SlimConv2d, SlimLinear
 from edgeslim.subnets import ChannelSpace, SubnetConfig
 
@@ -21,17 +22,17 @@ class Supernet(nn.Module):
     """Runs any configuration of one set of weights.
 
     ``net`` is the traced model with slimmable ops (its state-dict keys are the original model's);
-    ``assignment`` maps each conv/linear layer to the channel group of its output (``None``: fixed width);
-    ``input_groups`` maps every slimmable layer to the channel group of its input.
+    ``channels`` gives every slimmable layer's output and input channels as segments of channel groups;
+    ``full_width`` says, per node kept at full width by slimify, why.
     """
 
-    def __init__(self, net: fx.GraphModule, space: ChannelSpace, assignment: dict[str, str | None],
-                 input_groups: dict[str, str | None], input_shape: tuple[int, int, int]):
+    def __init__(self, net: fx.GraphModule, space: ChannelSpace, channels: dict[str, LayerChannels],
+                 input_shape: tuple[int, int, int], full_width: dict[str, str] | None = None):
         super().__init__()
         self.net = net
         self.space = space
-        self.assignment = assignment
-        self.input_groups = input_groups
+        self.channels = channels
+        self.full_width = full_width or {}
         self.input_shape = input_shape
         self.config: SubnetConfig = space.largest()
         self.bn_stats: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]] = {}
@@ -67,8 +68,7 @@ class Supernet(nn.Module):
         if self.gate_point is None:
             return frozenset()
         layers = set(prefix_layers(self.net, self.gate_point))
-        groups = [self.assignment.get(name) for name in layers] + [self.input_groups.get(name) for name in layers]
-        return frozenset(g for g in groups if g is not None)
+        return frozenset(g for name in layers if name in self.channels for g in self.channels[name].groups())
 
     def slim_modules(self) -> Iterable[tuple[str, nn.Module]]:
         return ((n, m) for n, m in self.net.named_modules() if isinstance(m, _SLIM))
@@ -77,15 +77,23 @@ class Supernet(nn.Module):
         """Make ``config`` the active sub-net; load its recalibrated BN statistics if there are any."""
         self.space.validate(config)
         modules = dict(self.net.named_modules())
-        for name, group in self.assignment.items():
-            modules[name].active_out = config.channels[group] if group else None
+        device = next(self.net.parameters()).device
+        for name, layer in self.channels.items():
+            module = modules[name]
+            module.take_out = take(layer.rows, config, device=device)
+            module.take_in = take(layer.cols, config, layer.per_channel, device)
         self.config = config
         stats = self.bn_stats.get(config.key())
         if stats:
             for name, (mean, var) in stats.items():
                 bn = modules[name]
-                bn.running_mean[: mean.numel()].copy_(mean)
-                bn.running_var[: var.numel()].copy_(var)
+                which = bn.take_out
+                if isinstance(which, torch.Tensor):
+                    bn.running_mean.index_copy_(0, which, mean)
+                    bn.running_var.index_copy_(0, which, var)
+                else:
+                    bn.running_mean[: mean.numel()].copy_(mean)
+                    bn.running_var[: var.numel()].copy_(var)
 
     @torch.no_grad()
     def recalibrate_bn(self, config: SubnetConfig, batches: Iterable[torch.Tensor]) -> None:
@@ -107,8 +115,7 @@ class Supernet(nn.Module):
         self.bn_stats[config.key()] = self._current_bn_stats()
 
     def _current_bn_stats(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        widths = self.layer_shapes(self.config)
-        return {name: (m.running_mean[: widths[name][0][1]].clone(), m.running_var[: widths[name][0][1]].clone())
+        return {name: (narrow(m.running_mean, 0, m.take_out).clone(), narrow(m.running_var, 0, m.take_out).clone())
                 for name, m in self.slim_modules() if isinstance(m, SlimBatchNorm2d)}
 
     @torch.no_grad()
@@ -138,7 +145,6 @@ class Supernet(nn.Module):
         Its outputs equal the supernet's at ``config`` (eval mode, with that configuration's BN statistics);
         a gate is not part of it (see :meth:`halves`).
         """
-        shapes = self.layer_shapes(config)
         previous = self.config
         self.set_config(config)
         static = copy.deepcopy(self.net)
@@ -147,7 +153,7 @@ class Supernet(nn.Module):
             if isinstance(module, _SLIM):
                 parent_name, _, child = name.rpartition(".")
                 parent = static.get_submodule(parent_name) if parent_name else static
-                setattr(parent, child, module.sliced(shapes[name][0][1]))
+                setattr(parent, child, module.sliced())
         static.recompile()
         return static.eval().requires_grad_(False)
 
@@ -156,34 +162,24 @@ class Supernet(nn.Module):
         """Reorder the channels of groups (``orders[group]``: a permutation of its channels, first = kept longest).
 
         Every coupled layer is updated consistently — producers' outputs, batch norms, depthwise convs and the
-        inputs of consumers — so the full network computes the same function. Stored per-config BN
+        inputs of consumers — so the full network computes the same function. A group feeding a grouped conv
+        must be reordered in whole blocks of its granularity (as the noise ranking does). Stored per-config BN
         statistics no longer apply and are dropped.
         """
-        def take(tensor: torch.Tensor, order: torch.Tensor, dim: int = 0) -> None:
-            tensor.copy_(tensor.index_select(dim, order.to(tensor.device)))
+        def take_(tensor: torch.Tensor | None, order: torch.Tensor | None, dim: int = 0) -> None:
+            if tensor is not None and order is not None:
+                tensor.copy_(tensor.index_select(dim, order.to(tensor.device)))
 
         for name, module in self.slim_modules():
-            in_order = orders.get(self.input_groups.get(name))
-            out_group = self.assignment.get(name) if name in self.assignment else self.input_groups.get(name)
-            out_order = orders.get(out_group)
-            if isinstance(module, SlimBatchNorm2d) or (isinstance(module, SlimConv2d) and module.depthwise):
-                if in_order is None:
-                    continue
-                tensors = [module.weight, module.bias]
-                if isinstance(module, SlimBatchNorm2d):
-                    tensors += [module.running_mean, module.running_var]
-                for t in tensors:
-                    if t is not None:
-                        take(t, in_order)
+            layer = self.channels.get(name)
+            if layer is None:  # kept at full width
                 continue
-            if out_order is not None:
-                take(module.weight, out_order)
-                if module.bias is not None:
-                    take(module.bias, out_order)
-            if in_order is not None:
-                in_features = module.weight.shape[1]
-                if in_features != len(in_order):  # a flattened C x H x W input: move whole channel slices
-                    per_channel = in_features // len(in_order)
-                    in_order = (in_order[:, None] * per_channel + torch.arange(per_channel)).flatten()
-                take(module.weight, in_order, 1)
+            rows = permutation(layer.rows, orders)
+            take_(module.weight, rows)
+            take_(module.bias, rows)
+            if isinstance(module, SlimBatchNorm2d):
+                take_(module.running_mean, rows)
+                take_(module.running_var, rows)
+            elif not (isinstance(module, SlimConv2d) and module.channelwise):
+                take_(module.weight, permutation(layer.cols, orders, layer.per_channel), 1)
         self.bn_stats.clear()

@@ -11,6 +11,8 @@ so nested prefixes keep the best channels.
 from __future__ import annotations
 
 import numpy as np
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -20,15 +22,17 @@ from edgeslim.host.nn.ops import SlimBatchNorm2d
 from edgeslim.host.train.steps import Batches, seeded
 
 
-def _noise_sites(supernet: Supernet) -> dict[str, list[torch.nn.Module]]:
-    """Per group, the layers whose outputs carry its channels: its batch norms, else its producers."""
+def _noise_sites(supernet: Supernet) -> dict[str, list[tuple[torch.nn.Module, int]]]:
+    """Per group, the layers whose outputs carry its channels, with the offset of its segment there: its batch
+    norms, else its producers."""
     modules = dict(supernet.net.named_modules())
-    sites = {}
-    for group in supernet.space.groups:
-        bns = [modules[n] for n, g in supernet.input_groups.items()
-               if g == group.name and isinstance(modules[n], SlimBatchNorm2d)]
-        sites[group.name] = bns or [modules[n] for n in group.members]
-    return sites
+    sites: dict[str, dict[bool, list]] = {g.name: {True: [], False: []} for g in supernet.space.groups}
+    for name, layer in supernet.channels.items():
+        for segment in layer.rows:
+            if segment.group is not None:
+                is_bn = isinstance(modules[name], SlimBatchNorm2d)
+                sites[segment.group][is_bn].append((modules[name], segment.offset))
+    return {group: found[True] or found[False] for group, found in sites.items()}
 
 
 def rank_blocks(supernet: Supernet, batches: Batches, steps: int = 150, noise_reward: float = 1.0,
@@ -51,14 +55,14 @@ def _rank_blocks(supernet: Supernet, batches: Batches, steps: int, noise_reward:
     for group in supernet.space.groups:
         step = group.granularity
 
-        def add_noise(module, args, out, name=group.name, step=step):
+        def add_noise(module, args, out, name=group.name, step=step, offset=0):
             sigma = log_sigma[name].exp().repeat_interleave(step)
-            sigma = F.pad(sigma, (0, max(0, out.shape[1] - len(sigma))))[: out.shape[1]]
+            sigma = F.pad(sigma, (offset, max(0, out.shape[1] - len(sigma) - offset)))[: out.shape[1]]
             shape = (1, -1) + (1,) * (out.dim() - 2)
             return out * (1 + sigma.view(shape) * torch.randn_like(out))
 
-        for site in _noise_sites(supernet)[group.name]:
-            hooks.append(site.register_forward_hook(add_noise))
+        for site, offset in _noise_sites(supernet)[group.name]:
+            hooks.append(site.register_forward_hook(functools.partial(add_noise, offset=offset)))
     optimizer = torch.optim.Adam(log_sigma.values(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     done = 0

@@ -195,7 +195,7 @@ public final class Bundle {
                             + "', not a float32 tensor of its rank in the weight blob");
                 }
                 for (int d = 0; d < source.length; d++) {
-                    if (recipe.shape()[d] > source[d]) {
+                    if (recipe.reach(d) > source[d]) {
                         throw corrupt("tensor '" + e.getKey() + "' is not a prefix of '" + recipe.source() + "'");
                     }
                 }
@@ -204,9 +204,11 @@ public final class Bundle {
                 Manifest.BatchNorm bn = recipe.bn();
                 for (String name : new String[] {bn.weight(), bn.bias(), bn.mean(), bn.var()}) {
                     int[] vector = blob().shape(name);
-                    if (vector == null || vector.length != 1 || vector[0] < recipe.shape()[0]) {
+                    boolean affine = name.equals(bn.weight()) || name.equals(bn.bias());
+                    int need = affine ? recipe.reach(0) : recipe.shape()[0];
+                    if (vector == null || vector.length != 1 || vector[0] < need) {
                         throw corrupt("batch norm tensor '" + name + "' of tensor '" + e.getKey()
-                                + "' is not a float32 vector of at least " + recipe.shape()[0] + " channels");
+                                + "' is not a float32 vector of at least " + need + " channels");
                     }
                 }
             }

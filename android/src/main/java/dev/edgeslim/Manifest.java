@@ -21,7 +21,15 @@ public final class Manifest {
     public record BatchNorm(String weight, String bias, String mean, String var, double eps) {}
 
     /** How one constant is computed from the blob: the first {@code shape} entries of {@code source}, BN folded. */
-    public record Recipe(String source, int[] shape, BatchNorm bn, boolean bias) {}
+    /** A weight recipe; {@code rows} / {@code cols} ({@code null}: a prefix) are the {@code [start, length]} runs
+     * taken along axis 0 / 1. */
+    public record Recipe(String source, int[] shape, BatchNorm bn, boolean bias, int[][] rows, int[][] cols) {
+        /** How far into the source axis {@code axis} reads. */
+        public int reach(int axis) {
+            int[][] runs = axis == 0 ? rows : axis == 1 ? cols : null;
+            return runs == null ? shape[axis] : runs[runs.length - 1][0] + runs[runs.length - 1][1];
+        }
+    }
 
     /** {@code length} bytes at {@code offset} of the full artifact are {@code tensor} materialized in {@code layout}. */
     public record Hole(long offset, int length, String tensor, String layout) {}
@@ -152,7 +160,38 @@ public final class Manifest {
         if (source != null && !(source instanceof String)) {
             throw bad("tensors." + key + ".source is not a name");
         }
-        return new Recipe((String) source, shape, bn, Boolean.TRUE.equals(r.get("bias")));
+        return new Recipe((String) source, shape, bn, Boolean.TRUE.equals(r.get("bias")),
+                runs(r, key, "rows", shape, 0), runs(r, key, "cols", shape, 1));
+    }
+
+    /** Ascending, non-overlapping {@code [start, length]} runs along {@code axis} that add up to its size. */
+    private int[][] runs(Map<String, Object> r, String key, String field, int[] shape, int axis)
+            throws BundleException {
+        if (r.get(field) == null) {
+            return null;
+        }
+        List<?> values = list(r, field);
+        if (axis >= shape.length || values.isEmpty() || values.size() > shape[axis]) {
+            throw bad("tensors." + key + "." + field + " does not fit shape " + java.util.Arrays.toString(shape));
+        }
+        int[][] out = new int[values.size()][];
+        long end = 0;
+        long total = 0;
+        for (int i = 0; i < out.length; i++) {
+            Object run = values.get(i);
+            if (!(run instanceof List<?> pair) || pair.size() != 2 || !(pair.get(0) instanceof Long start)
+                    || !(pair.get(1) instanceof Long length) || start < end || length < 1
+                    || start + length > (1 << 16)) {
+                throw bad("tensors." + key + "." + field + " " + values + " are not ascending [start, length] runs");
+            }
+            out[i] = new int[] {start.intValue(), length.intValue()};
+            end = start + length;
+            total += length;
+        }
+        if (total != shape[axis]) {
+            throw bad("tensors." + key + "." + field + " take " + total + " channels, not " + shape[axis]);
+        }
+        return out;
     }
 
     private Artifact artifact(String backend, Map<String, Object> a) throws BundleException {

@@ -6,7 +6,8 @@ import java.nio.FloatBuffer;
 
 /** Weight recipes: every constant of an exported width computed from the shared blob, as
  * {@code edgeslim.device.bundle.recipes.materialize} does, in the same float32 operations in the same order, so
- * the bytes are identical: the first {@code shape} entries of the source, a batch norm folded in
+ * the bytes are identical: the first {@code shape} entries of the source (or its {@code rows} / {@code cols}
+ * runs), a batch norm folded in
  * ({@code w * gamma / sqrt(var + eps)}, {@code beta + (b - mean) * gamma / sqrt(var + eps)}), then the layout the
  * exporter stored the tensor in. */
 public final class Recipes {
@@ -26,15 +27,15 @@ public final class Recipes {
     /** The constant {@code recipe} describes, in {@code layout}, as little-endian float32 bytes. */
     public static byte[] materialize(Manifest.Recipe recipe, Safetensors blob, String layout) {
         int[] shape = recipe.shape();
-        float[] value = recipe.source() != null ? prefix(blob, recipe.source(), shape)
+        float[] value = recipe.source() != null ? select(blob, recipe.source(), shape, recipe.rows(), recipe.cols())
                 : new float[(int) Manifest.elements(shape)];
         Manifest.BatchNorm bn = recipe.bn();
         if (bn != null) {
             int channels = shape[0];
-            float[] scale = scale(bn, blob, channels);
+            float[] scale = scale(bn, blob, channels, recipe.rows());
             if (recipe.bias()) {
-                float[] beta = vector(blob, bn.bias(), channels);
-                float[] mean = vector(blob, bn.mean(), channels);
+                float[] beta = vector(blob, bn.bias(), channels, recipe.rows());
+                float[] mean = vector(blob, bn.mean(), channels, null);
                 for (int o = 0; o < channels; o++) {
                     value[o] = beta[o] + (value[o] - mean[o]) * scale[o];
                 }
@@ -58,9 +59,9 @@ public final class Recipes {
     }
 
     /** {@code gamma / sqrt(var + eps)} in float32 (a float sqrt rounded once: Math.sqrt in double is exact enough). */
-    private static float[] scale(Manifest.BatchNorm bn, Safetensors blob, int channels) {
-        float[] gamma = vector(blob, bn.weight(), channels);
-        float[] var = vector(blob, bn.var(), channels);
+    private static float[] scale(Manifest.BatchNorm bn, Safetensors blob, int channels, int[][] rows) {
+        float[] gamma = vector(blob, bn.weight(), channels, rows);
+        float[] var = vector(blob, bn.var(), channels, null);
         float eps = (float) bn.eps();
         float[] scale = new float[channels];
         for (int o = 0; o < channels; o++) {
@@ -69,19 +70,35 @@ public final class Recipes {
         return scale;
     }
 
-    private static float[] vector(Safetensors blob, String name, int channels) {
-        float[] out = new float[channels];
-        blob.floats(name).get(out, 0, channels);
+    private static float[] vector(Safetensors blob, String name, int channels, int[][] rows) {
+        return select(blob, name, new int[] {channels}, rows, null);
+    }
+
+    /** The source index of every entry along an axis: {@code 0 .. n-1}, or the runs laid end to end. */
+    private static int[] indices(int[][] runs, int n) {
+        int[] out = new int[n];
+        int i = 0;
+        for (int[] run : runs == null ? new int[][] {{0, n}} : runs) {
+            for (int k = 0; k < run[1]; k++) {
+                out[i++] = run[0] + k;
+            }
+        }
         return out;
     }
 
-    /** The leading {@code shape} block of tensor {@code name}, row-major. */
-    private static float[] prefix(Safetensors blob, String name, int[] shape) {
+    /** The {@code shape} block of tensor {@code name} (its first entries, or the runs along axes 0 / 1),
+     * row-major. */
+    private static float[] select(Safetensors blob, String name, int[] shape, int[][] rowRuns, int[][] colRuns) {
         int[] full = blob.shape(name);
         FloatBuffer src = blob.floats(name);
         float[] out = new float[(int) Manifest.elements(shape)];
         int rank = shape.length;
+        int[][] take = new int[rank][];
+        for (int d = 0; d < rank; d++) {
+            take[d] = indices(d == 0 ? rowRuns : d == 1 ? colRuns : null, shape[d]);
+        }
         int last = shape[rank - 1];
+        boolean contiguous = (rank == 1 ? rowRuns : rank == 2 ? colRuns : null) == null;  // along the last axis
         long[] strides = new long[rank];
         strides[rank - 1] = 1;
         for (int d = rank - 2; d >= 0; d--) {
@@ -92,10 +109,16 @@ public final class Recipes {
         for (int row = 0; row < rows; row++) {
             long offset = 0;
             for (int d = 0; d < rank - 1; d++) {
-                offset += index[d] * strides[d];
+                offset += take[d][index[d]] * strides[d];
             }
-            src.position((int) offset);
-            src.get(out, row * last, last);
+            if (contiguous) {
+                src.position((int) offset);
+                src.get(out, row * last, last);
+            } else {
+                for (int k = 0; k < last; k++) {
+                    out[row * last + k] = src.get((int) offset + take[rank - 1][k]);
+                }
+            }
             for (int d = rank - 2; d >= 0; d--) {
                 if (++index[d] < shape[d]) {
                     break;

@@ -69,7 +69,7 @@ class RecipesTest {
 
     @Test
     void prefixSliceKeepsTheFirstChannelsOfEveryAxis(@TempDir Path dir) throws Exception {
-        Manifest.Recipe recipe = new Manifest.Recipe("conv.weight", new int[] {2, 1, 1, 2}, null, false);
+        Manifest.Recipe recipe = new Manifest.Recipe("conv.weight", new int[] {2, 1, 1, 2}, null, false, null, null);
         assertArrayEquals(new float[] {0, 1, 4, 5}, floats(Recipes.materialize(recipe, blob(dir), "native")));
     }
 
@@ -79,15 +79,24 @@ class RecipesTest {
         Safetensors blob = blob(dir);
         // scale = gamma / sqrt(var + 1) = 2/2, 4/4 = 1, 1
         float[] weight = floats(Recipes.materialize(new Manifest.Recipe("conv.weight", new int[] {2, 2, 1, 2}, bn,
-                false), blob, "native"));
+                false, null, null), blob, "native"));
         assertArrayEquals(new float[] {0, 1, 2, 3, 4, 5, 6, 7}, weight);
-        float[] bias = floats(Recipes.materialize(new Manifest.Recipe(null, new int[] {3}, bn, true), blob, "native"));
+        float[] bias = floats(Recipes.materialize(new Manifest.Recipe(null, new int[] {3}, bn, true, null, null), blob,
+                "native"));
         assertArrayEquals(new float[] {1f + (0f - 0.5f) * 1f, 1f, 1f}, bias);
     }
 
     @Test
+    void runsGatherTheSegmentsAConcatLeavesAlongRowsAndColumns(@TempDir Path dir) throws Exception {
+        // rows 0 and 2, input channel 1: in[o][1][0][w] = o*4 + 2 + w
+        Manifest.Recipe recipe = new Manifest.Recipe("conv.weight", new int[] {2, 1, 1, 2}, null, false,
+                new int[][] {{0, 1}, {2, 1}}, new int[][] {{1, 1}});
+        assertArrayEquals(new float[] {2, 3, 10, 11}, floats(Recipes.materialize(recipe, blob(dir), "native")));
+    }
+
+    @Test
     void layoutsTransposeAsTheExportersStoreThem(@TempDir Path dir) throws Exception {
-        Manifest.Recipe recipe = new Manifest.Recipe("conv.weight", new int[] {3, 2, 1, 2}, null, false);
+        Manifest.Recipe recipe = new Manifest.Recipe("conv.weight", new int[] {3, 2, 1, 2}, null, false, null, null);
         // OHWI: out[o][h][w][i] = in[o][i][h][w] = o*4 + i*2 + w
         assertArrayEquals(new float[] {0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11},
                 floats(Recipes.materialize(recipe, blob(dir), "OHWI")));
@@ -98,7 +107,7 @@ class RecipesTest {
 
     @Test
     void assembleFillsEveryHoleOfTheSkeleton(@TempDir Path dir) throws Exception {
-        Manifest.Recipe recipe = new Manifest.Recipe("conv.weight", new int[] {1, 1, 1, 2}, null, false);
+        Manifest.Recipe recipe = new Manifest.Recipe("conv.weight", new int[] {1, 1, 1, 2}, null, false, null, null);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         byte[] skeleton = {9, 9, 7};
         long n = Skeleton.assemble(skeleton, List.of(new Manifest.Hole(2, 8, "t", "native")), Map.of("t", recipe),
