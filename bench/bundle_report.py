@@ -3,8 +3,9 @@
     python bench/bundle_report.py [--runs 400] [--threads 2] [--cases digits,digits32,digits32-resnet18]
 
 Cases: ``digits`` (ResNet-20 on 8x8 digits), ``digits32`` (ResNet-20 on the digits upsampled to 32x32 RGB,
-the CIFAR input shape: a ResNet-20-class model at its usual size) and ``digits32-resnet18`` (ResNet-18 at
-32x32, 0.56 GFLOPs: where per-op overheads no longer dominate the smallest width).
+the CIFAR input shape: a ResNet-20-class model at its usual size) and ``digits32-MODEL`` (any built-in at 32x32,
+1 epoch, e.g. ``digits32-resnet18``, 0.56 GFLOPs, where per-op overheads no longer dominate the smallest width,
+or ``digits32-ghostnet`` and ``digits32-regnetx_200mf`` for concats and grouped convs).
 Each case trains a short US-Nets run (accuracy is not the point here), times `edgeslim build --target x86-emu`
 (3 backends x 4 widths), exports every width alone as the standalone reference, and measures batch-1 latency
 (median of ``--runs`` interleaved calls).
@@ -92,7 +93,7 @@ def int8_drops(run_dir: Path, workdir: Path) -> list[dict]:
 
 def run_case(case: str, runs: int, threads: int, workdir: Path, int8: bool = False) -> dict:
     data = "digits" if case == "digits" else digits32(RESULTS / "digits32.npz")
-    arch = "resnet18" if case.endswith("resnet18") else "resnet20"
+    arch = case.partition("-")[2] or "resnet20"
     run_dir = workdir / f"{case}-run"
     epochs = {"digits": "30", "digits32": "3"}.get(case, "1")
     cli("train", "--model", arch, "--data", data, "--method", "usnet", "--epochs", epochs, "--out", str(run_dir),

@@ -22,7 +22,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_PARAMS = {"resnet18": 11_689_512, "mobilenetv2": 3_504_872, "mobilenetv3_small": 2_542_856,
-                    "mobilenetv3_large": 5_483_032, "efficientnet_b0": 5_288_548, "efficientnet_lite0": 4_652_008}
+                    "mobilenetv3_large": 5_483_032, "efficientnet_b0": 5_288_548, "efficientnet_lite0": 4_652_008,
+                    "regnetx_400mf": 5_495_976, "regnety_400mf": 4_344_144}  # torchvision / timm, exact
+ROUNDED_REFERENCE = {"regnetx_200mf": "2.7 M", "regnety_200mf": "3.2 M", "ghostnet": "5.18 M"}  # timm's model cards
 
 
 def factory(name: str):
@@ -55,7 +57,7 @@ def check(name: str, shape: tuple[int, int, int]) -> dict:
         extracted = float((supernet.extract(quarter).eval()(x) - supernet(x)).abs().max())
     mflops = {w: round(count_cost(supernet, supernet.space.uniform(w)).mflops, 2) for w in (1.0, 0.5, 0.25)}
     return {**row, "slimify": "ok", "groups": len(supernet.space.groups), "full_vs_original": full,
-            "extract_vs_supernet": extracted, "mflops": mflops}
+            "extract_vs_supernet": extracted, "mflops": mflops, "full_width": supernet.full_width}
 
 
 def main() -> None:
@@ -90,7 +92,7 @@ def main() -> None:
             continue
         mflops = " / ".join(f"{v:g}" for v in r["mflops"].values())
         top1 = "  " + " / ".join(f"{v:.1f}" for v in r["top1"].values()) if "top1" in r else ""
-        reference = f"{r['reference']:,}" if r["reference"] else "-"
+        reference = f"{r['reference']:,}" if r["reference"] else ROUNDED_REFERENCE.get(r["model"], "-")
         print(f"{r['model']:20} {'ok':8} {r['params_224']:>11,} {reference:>11} {r['groups']:>6} "
               f"{r['full_vs_original']:>9.1e} {r['extract_vs_supernet']:>11.1e} {mflops:>26}{top1}")
     Path(args.out).mkdir(parents=True, exist_ok=True)

@@ -62,6 +62,20 @@ def mobilenet_android_bundle(tmp_path_factory) -> Path:
     return folder / "bundle"
 
 
+@pytest.fixture(scope="module")
+def reach_bundle(tmp_path_factory) -> Path:
+    """tests/models/reach.py (concat, grouped conv, squeeze-and-excitation) for all three backends: its recipes
+    gather the segments a concat leaves."""
+    folder = tmp_path_factory.mktemp("reach")
+    model = Path(__file__).parent / "models" / "reach.py"
+    result = run_cli("train", "--model", f"{model}:reach", "--data", "digits", "--method", "usnet", "--epochs", "2",
+                     "--out", str(folder / "run"))
+    assert result.returncode == 0, result.stderr
+    result = run_cli("build", str(folder / "run"), "--target", "x86-emu", "--out", str(folder / "bundle"))
+    assert result.returncode == 0, result.stderr
+    return folder / "bundle"
+
+
 def java_assemble(classes: Path, bundle: Path, out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["java", "-cp", str(classes), "dev.edgeslim.Assemble", str(bundle), str(out)],
                           capture_output=True, text=True, timeout=300)
@@ -69,9 +83,9 @@ def java_assemble(classes: Path, bundle: Path, out: Path) -> subprocess.Complete
 
 def test_java_assembles_every_artifact_byte_identical_to_python(java_classes, tiny_bundle, dsnet_bundle,
                                                                 int8_android_bundle, mobilenet_android_bundle,
-                                                                tmp_path):
+                                                                reach_bundle, tmp_path):
     compared = []
-    for bundle_path in (tiny_bundle, dsnet_bundle, int8_android_bundle, mobilenet_android_bundle):
+    for bundle_path in (tiny_bundle, dsnet_bundle, int8_android_bundle, mobilenet_android_bundle, reach_bundle):
         out = tmp_path / bundle_path.parent.name / bundle_path.name
         result = java_assemble(java_classes, bundle_path, out)
         assert result.returncode == 0, result.stderr
@@ -86,8 +100,10 @@ def test_java_assembles_every_artifact_byte_identical_to_python(java_classes, ti
             assert ours == python == entry.sha256, (bundle_path, backend)
             compared.append((bundle_path.name, backend, entry.precision, len(entry.holes)))
         assert sorted(p.name for p in out.iterdir()) == sorted(e.file for e in bundle.spec.artifacts.values())
-    assert len(compared) == 10
-    assert {c[2] for c in compared} == {"fp32", "int8"} and sum(c[3] > 0 for c in compared) == 6
+    assert len(compared) == 13
+    assert {c[2] for c in compared} == {"fp32", "int8"} and sum(c[3] > 0 for c in compared) == 8
+    gathered = [r for r in open_bundle(reach_bundle).manifest["tensors"].values() if "rows" in r or "cols" in r]
+    assert gathered  # Java reproduced the concat's gathers byte for byte
 
 
 def test_java_assemble_refuses_a_damaged_bundle_in_one_line(java_classes, bundle_copy, tmp_path):

@@ -1,14 +1,15 @@
-"""slimify on ordinary definitions: channel groups, extraction, cost, unsupported graphs."""
+"""slimify on ordinary definitions: channel groups, extraction, cost, the built-in models."""
 
 import pytest
 import torch
 from torch import nn
 
-from edgeslim.errors import EdgeslimError
 from edgeslim.host.models.efficientnet import efficientnet_b0, efficientnet_lite0
 from edgeslim.host.models.mobilenetv2 import MobileNetV2
 from edgeslim.host.models.mobilenetv3 import mobilenetv3_large, mobilenetv3_small
 from edgeslim.host.models.resnet import resnet18, resnet20
+from edgeslim.host.models.ghostnet import ghostnet
+from edgeslim.host.models.regnet import regnetx_200mf, regnetx_400mf, regnety_200mf, regnety_400mf
 from edgeslim.host.nn import SlimConv2d, count_cost, slimify
 from edgeslim.subnets import SubnetConfig
 
@@ -67,6 +68,8 @@ def test_hand_counted_macs_and_params():
     (lambda: resnet20(1, 10, 8), (1, 8, 8), 12),
     (lambda: mobilenetv3_small(3, 10, 32), (3, 32, 32), 26),
     (lambda: efficientnet_b0(1, 10, 8), (1, 8, 8), 40),
+    (lambda: regnety_200mf(1, 10, 8), (1, 8, 8), 31),
+    (lambda: ghostnet(1, 10, 8), (1, 8, 8), 31),
 ])
 def test_extracted_subnet_equals_the_supernet(factory, shape, groups):
     torch.manual_seed(0)
@@ -88,8 +91,11 @@ def test_extracted_subnet_equals_the_supernet(factory, shape, groups):
 @pytest.mark.parametrize("factory, params", [
     (mobilenetv3_small, 2_542_856), (mobilenetv3_large, 5_483_032),   # torchvision mobilenet_v3_small / _large
     (efficientnet_b0, 5_288_548), (efficientnet_lite0, 4_652_008),     # torchvision efficientnet_b0, timm _lite0
+    (regnetx_400mf, 5_495_976), (regnety_400mf, 4_344_144),            # torchvision regnet_x/y_400mf
+    (regnetx_200mf, 2_684_792), (regnety_200mf, 3_162_996),            # timm regnetx/y_002 (2.7 M / 3.2 M)
+    (ghostnet, 5_182_508),                                             # timm ghostnet_100 (5.18 M)
 ])
-def test_built_in_mobile_models_match_the_reference_parameter_counts_and_slim_exactly(factory, params):
+def test_built_in_models_match_the_reference_parameter_counts_and_slim_exactly(factory, params):
     assert sum(p.numel() for p in factory(3, 1000, 224).parameters()) == params
     torch.manual_seed(0)
     original = factory(1, 10, 8).eval()
@@ -131,27 +137,3 @@ def test_recalibrated_bn_statistics_are_kept_per_configuration():
     bn = dict(supernet.net.named_modules())["stem.1"]
     torch.testing.assert_close(bn.running_mean[:4], stats_small)
     assert not torch.allclose(supernet.bn_stats[full.key()]["stem.1"][0][:4], stats_small)
-
-
-def test_unsupported_graphs_fail_with_the_node_named():
-    class Concat(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.a, self.b, self.fc = nn.Conv2d(1, 4, 1), nn.Conv2d(1, 4, 1), nn.Linear(8, 2)
-
-        def forward(self, x):
-            return self.fc(torch.cat([self.a(x), self.b(x)], 1).mean((2, 3)))
-
-    with pytest.raises(EdgeslimError, match="unsupported operation at node 'cat'"):
-        slimify(Concat(), (1, 4, 4))
-
-    class Grouped(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv, self.fc = nn.Conv2d(4, 8, 3, groups=2), nn.Linear(8, 2)
-
-        def forward(self, x):
-            return self.fc(self.conv(x).mean((2, 3)))
-
-    with pytest.raises(EdgeslimError, match="grouped convolution"):
-        slimify(Grouped(), (4, 6, 6))

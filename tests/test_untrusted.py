@@ -67,6 +67,11 @@ def test_names_outside_the_bundle_are_refused_and_unpack_stays_in_its_folder(bun
     _one_line(run_cli("run", str(link), "--frames", "1"), "a link or outside the bundle")
 
 
+def _weight(manifest: dict) -> dict:
+    """The recipe of the first conv weight with more than one output channel."""
+    return next(r for r in manifest["tensors"].values() if len(r["shape"]) == 4 and r["shape"][0] > 1)
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda m: m["input"].__setitem__("shape", [1, 1, 0, 8]), "Expected `int` >= 1"),
     (lambda m: (m["input"].__setitem__("shape", [1, 1, 60000, 60000]),
@@ -76,6 +81,8 @@ def test_names_outside_the_bundle_are_refused_and_unpack_stays_in_its_folder(bun
     (lambda m: m.__setitem__("schema", "edgeslim-bundle/9"), "built by a newer edgeslim"),
     (lambda m: m["artifacts"]["tflite"]["holes"][0].__setitem__(0, 10**9), "overlaps the previous one"),
     (lambda m: m["samples"].__setitem__("file", "/etc/passwd"), "Expected `str` matching regex"),
+    (lambda m: _weight(m).__setitem__("rows", [[60000, _weight(m)["shape"][0]]]), "is not a prefix of"),
+    (lambda m: _weight(m).__setitem__("rows", [[0, 1]]), "do not make its shape"),
 ])
 def test_manifest_relations_are_checked_before_use(bundle_copy, change, message):
     _edit(bundle_copy, change)

@@ -3,7 +3,8 @@
 coremltools folds every constant slice at conversion, so per-width exports never share bytes. Here each width is
 converted to a MIL program with its BN kept apart (not folded into the weights), then every conv / linear
 weight that is a prefix of a full-width weight is replaced by ``slice_by_index`` of that full weight, and the
-program is finished without constant elimination. All functions then hold byte-identical full-width constants,
+program is finished without constant elimination (a weight gathered from a concat's segments is no prefix and
+stays a per-function constant). All functions then hold byte-identical full-width constants,
 which ``save_multifunction`` stores once; each width's own BN statistics stay small per-function constants.
 """
 
