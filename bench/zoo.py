@@ -23,7 +23,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_PARAMS = {"resnet18": 11_689_512, "mobilenetv2": 3_504_872, "mobilenetv3_small": 2_542_856,
                     "mobilenetv3_large": 5_483_032, "efficientnet_b0": 5_288_548, "efficientnet_lite0": 4_652_008,
-                    "regnetx_400mf": 5_495_976, "regnety_400mf": 4_344_144}  # torchvision / timm, exact
+                    "regnetx_400mf": 5_495_976, "regnety_400mf": 4_344_144, "resnet50": 25_557_032,
+                    "resnext50_32x4d": 25_028_904, "densenet121": 7_978_856,
+                    "shufflenetv2": 2_278_604}  # torchvision / timm, exact
 ROUNDED_REFERENCE = {"regnetx_200mf": "2.7 M", "regnety_200mf": "3.2 M", "ghostnet": "5.18 M"}  # timm's model cards
 
 

@@ -7,7 +7,9 @@ from torch import nn
 from edgeslim.host.models.efficientnet import efficientnet_b0, efficientnet_lite0
 from edgeslim.host.models.mobilenetv2 import MobileNetV2
 from edgeslim.host.models.mobilenetv3 import mobilenetv3_large, mobilenetv3_small
-from edgeslim.host.models.resnet import resnet18, resnet20
+from edgeslim.host.models.resnet import resnet18, resnet20, resnet50, resnext50_32x4d
+from edgeslim.host.models.shufflenet import shufflenetv2
+from edgeslim.host.models.densenet import densenet121
 from edgeslim.host.models.ghostnet import ghostnet
 from edgeslim.host.models.regnet import regnetx_200mf, regnetx_400mf, regnety_200mf, regnety_400mf
 from edgeslim.host.nn import SlimConv2d, count_cost, slimify
@@ -70,6 +72,8 @@ def test_hand_counted_macs_and_params():
     (lambda: efficientnet_b0(1, 10, 8), (1, 8, 8), 40),
     (lambda: regnety_200mf(1, 10, 8), (1, 8, 8), 31),
     (lambda: ghostnet(1, 10, 8), (1, 8, 8), 31),
+    (lambda: densenet121(1, 10, 8), (1, 8, 8), 120),
+    (lambda: shufflenetv2(1, 10, 8), (1, 8, 8), 18),
 ])
 def test_extracted_subnet_equals_the_supernet(factory, shape, groups):
     torch.manual_seed(0)
@@ -94,6 +98,8 @@ def test_extracted_subnet_equals_the_supernet(factory, shape, groups):
     (regnetx_400mf, 5_495_976), (regnety_400mf, 4_344_144),            # torchvision regnet_x/y_400mf
     (regnetx_200mf, 2_684_792), (regnety_200mf, 3_162_996),            # timm regnetx/y_002 (2.7 M / 3.2 M)
     (ghostnet, 5_182_508),                                             # timm ghostnet_100 (5.18 M)
+    (resnet50, 25_557_032), (resnext50_32x4d, 25_028_904),             # torchvision
+    (densenet121, 7_978_856), (shufflenetv2, 2_278_604),               # torchvision (shufflenet_v2_x1_0)
 ])
 def test_built_in_models_match_the_reference_parameter_counts_and_slim_exactly(factory, params):
     assert sum(p.numel() for p in factory(3, 1000, 224).parameters()) == params

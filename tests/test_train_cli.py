@@ -120,7 +120,8 @@ def test_models_lists_what_train_accepts():
     listing = json.loads(run_cli("models", "--json").stdout)
     assert listing["models"] == ["resnet20", "resnet18", "mobilenetv2", "mobilenetv3_small", "mobilenetv3_large",
                                  "efficientnet_lite0", "efficientnet_b0", "regnetx_200mf", "regnety_200mf",
-                                 "regnetx_400mf", "regnety_400mf", "ghostnet"]
+                                 "regnetx_400mf", "regnety_400mf", "ghostnet", "resnet50", "resnext50_32x4d",
+                                 "densenet121", "shufflenetv2"]
     assert "npz:PATH" in listing["datasets"] and "digits" in listing["datasets"]
     assert listing["methods"] == ["usnet", "dsnet", "single", "pss"]
 

@@ -39,11 +39,15 @@ MODELS: dict[str, Factory | str] = {
     "regnetx_400mf": "edgeslim.host.models.regnet:regnetx_400mf",
     "regnety_400mf": "edgeslim.host.models.regnet:regnety_400mf",
     "ghostnet": "edgeslim.host.models.ghostnet:ghostnet",
+    "resnet50": "edgeslim.host.models.resnet:resnet50",
+    "resnext50_32x4d": "edgeslim.host.models.resnet:resnext50_32x4d",
+    "densenet121": "edgeslim.host.models.densenet:densenet121",
+    "shufflenetv2": "edgeslim.host.models.shufflenet:shufflenetv2",
 }
 
 # Where a DS-Net++ gate sits by default: right before this module, i.e. after the stem and the first block.
 # Everything before it runs at full width for every input, so an early point keeps the narrowest width cheap.
-GATE_POINTS = {name: "blocks.1" for name in MODELS}
+GATE_POINTS = {**{name: "blocks.1" for name in MODELS}, "densenet121": "features.4"}
 
 
 def register_model(name: str, factory: Factory, gate_before: str | None = None) -> None:
