@@ -104,6 +104,9 @@ def test_java_assembles_every_artifact_byte_identical_to_python(java_classes, ti
     assert {c[2] for c in compared} == {"fp32", "int8"} and sum(c[3] > 0 for c in compared) == 8
     gathered = [r for r in open_bundle(reach_bundle).manifest["tensors"].values() if "rows" in r or "cols" in r]
     assert gathered  # Java reproduced the concat's gathers byte for byte
+    reach = open_bundle(reach_bundle)  # Core ML shares them too: its functions slice and gather the full weights
+    weights = reach.artifact_path("coreml") / "Data/com.apple.CoreML/weights/weight.bin"
+    assert weights.stat().st_size <= 1.05 * reach.manifest["blob"]["bytes"]
 
 
 def test_java_assemble_refuses_a_damaged_bundle_in_one_line(java_classes, bundle_copy, tmp_path):

@@ -2,9 +2,9 @@
 
 coremltools folds every constant slice at conversion, so per-width exports never share bytes. Here each width is
 converted to a MIL program with its BN kept apart (not folded into the weights), then every conv / linear
-weight that is a prefix of a full-width weight is replaced by ``slice_by_index`` of that full weight, and the
-program is finished without constant elimination (a weight gathered from a concat's segments is no prefix and
-stays a per-function constant). All functions then hold byte-identical full-width constants,
+weight that is a prefix of a full-width weight is replaced by ``slice_by_index`` of that full weight (then a
+``gather`` along one axis where a concat leaves the width segments of it), and the program is finished without
+constant elimination. All functions then hold byte-identical full-width constants,
 which ``save_multifunction`` stores once; each width's own BN statistics stay small per-function constants.
 """
 
@@ -28,11 +28,33 @@ def _pipeline(ct, *removed: str):
     return pipeline
 
 
-def _prefix_of(value: np.ndarray, full: dict[str, np.ndarray]) -> tuple[str, np.ndarray] | None:
+def _gather(value: np.ndarray, weight: np.ndarray) -> tuple[list[int], int | None, np.ndarray | None] | None:
+    """How ``value`` is cut from ``weight``: the end of the leading block, and the axis and ascending indices
+    gathered along it (``None``: a plain prefix); ``None`` if it is not."""
+    if weight.ndim != value.ndim or any(a > b for a, b in zip(value.shape, weight.shape)):
+        return None
+    if np.array_equal(weight[tuple(slice(0, n) for n in value.shape)], value):
+        return list(value.shape), None, None
+    for axis in range(min(2, value.ndim)):
+        end = [weight.shape[d] if d == axis else n for d, n in enumerate(value.shape)]
+        block = weight[tuple(slice(0, n) for n in end)]
+        if not np.array_equal(np.take(block, [0], axis), np.take(value, [0], axis)):
+            continue  # a concat's first segment starts at channel 0
+        indices = []
+        for i in range(block.shape[axis]):  # greedy: the earliest equal slice, in order
+            if len(indices) < value.shape[axis] and np.array_equal(np.take(block, [i], axis),
+                                                                   np.take(value, [len(indices)], axis)):
+                indices.append(i)
+        if len(indices) == value.shape[axis]:
+            return end, axis, np.array(indices, np.int32)
+    return None
+
+
+def _source_of(value: np.ndarray, full: dict[str, np.ndarray]):
     for name, weight in full.items():
-        if weight.ndim == value.ndim and all(a <= b for a, b in zip(value.shape, weight.shape)) and \
-                np.array_equal(weight[tuple(slice(0, n) for n in value.shape)], value):
-            return name, weight
+        found = _gather(value, weight)
+        if found is not None:
+            return (name, weight, *found)
     return None
 
 
@@ -49,15 +71,18 @@ def share_full_weights(program, full: dict[str, np.ndarray], dtype=np.float32) -
                 weight = getattr(op, "weight", None) if op.op_type in ("conv", "linear") else None
                 if weight is None or weight.op is None or weight.op.op_type != "const" or weight.val is None:
                     continue
-                found = _prefix_of(weight.val, full)
+                found = _source_of(weight.val, full)
                 if found is None:
                     continue
-                name, value = found
+                name, value, end, axis, indices = found
                 with mb.scope(ScopeInfo(source=ScopeSource.TORCHSCRIPT_MODULE_TYPE, data=["edgeslim_shared"]),
                               ScopeInfo(source=ScopeSource.TORCHSCRIPT_MODULE_NAME, data=[name])):
                     source = mb.const(val=value.astype(dtype), name=f"shared_{name.replace('.', '_')}", before_op=op)
-                    sliced = mb.slice_by_index(x=source, begin=[0] * value.ndim, end=list(weight.shape),
-                                               before_op=op)
+                    sliced = mb.slice_by_index(x=source, begin=[0] * value.ndim, end=end, before_op=op)
+                    if axis is not None:
+                        sliced = mb.gather(x=sliced, indices=indices, axis=axis, before_op=op)
+                    if sliced.val is not None and not np.array_equal(sliced.val, weight.val.astype(dtype)):
+                        raise AssertionError(f"Core ML: the shared slice of {name} differs from the width's weight")
                     if dtype != np.float32:  # stored in fp16; the fp16 pipeline folds the cast pair away
                         sliced = mb.cast(x=sliced, dtype="fp32", before_op=op)
                 op.enclosing_block.replace_uses_of_var_after_op(anchor_op=sliced.op, old_var=weight, new_var=sliced)
