@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--input", default="3,32,32", help="C,H,W of the exactness and MFLOPs check")
     parser.add_argument("--train", type=int, default=0, help="epochs of a US-Nets run per model (0: none)")
     parser.add_argument("--data", default="digits")
+    parser.add_argument("--lr", type=float, default=0.1, help="learning rate of the training runs")
     parser.add_argument("--models", help="comma-separated subset (default: every built-in)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "zoo"))
     args = parser.parse_args()
@@ -80,7 +81,7 @@ def main() -> None:
 
         for row in rows:
             print(f"training {row['model']} ({args.train} epochs on {args.data})…", file=sys.stderr)
-            run = edgeslim.train(model=row["model"], data=args.data, method="usnet", epochs=args.train,
+            run = edgeslim.train(model=row["model"], data=args.data, method="usnet", epochs=args.train, lr=args.lr,
                                  out=Path(args.out) / f"{row['model']}-{args.data}", force=True,
                                  show_progress=False)
             row["top1"] = {c.name: c.meta["top1"] for c in run.configs}
