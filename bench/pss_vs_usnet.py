@@ -26,7 +26,7 @@ from edgeslim.host.data import load_dataset
 from edgeslim.host.evaluate import calibration_batches, describe
 from edgeslim.host.nn import count_cost
 from edgeslim.host.plot import plot_accuracy
-from edgeslim.host.search.options import JOINT_SHARE
+from edgeslim.host.search.options import JOINT_SHARE, STARTS
 from edgeslim.host.search.pipeline import search_device
 
 BUDGETS = (0.25, 0.5, 0.75, 1.0)
@@ -67,12 +67,12 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
     """One seed: PSS with ``epochs``, then US-Nets with ``epochs`` + the search's fine-tune epochs."""
     final = max(1, round(epochs * args.final_fraction))
     started = time.time()
-    search_opts = SearchOptions(final_epochs=final, final_lr_scale=args.final_lr_scale,
-                                threshold=args.threshold, show_progress=args.progress)
+    search_opts = SearchOptions(final_epochs=final, final_lr_scale=args.final_lr_scale, threshold=args.threshold,
+                                finetune_epochs=args.finetune_epochs, start=args.start, show_progress=args.progress)
     pss = edgeslim.train(method="pss", epochs=epochs, out=out / f"{name}-pss-{common['seed']}",
                          teacher=args.teacher, search=search_opts, **common).info
     pss_seconds = time.time() - started
-    extra = pss["search"]["finetunes"] * pss["search"]["finetune_epochs"]
+    extra = round(pss["search"]["finetunes"] * pss["search"]["finetune_epochs"])
     started = time.time()
     usnet_dir, usnet_seconds = out / f"{name}-usnet-{common['seed']}", None
     if not (args.reuse and _trained(usnet_dir, epochs + extra, args.usnet_teacher)):
@@ -84,16 +84,19 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
             "pss": [{"budget": b, "name": c["name"], **c["meta"]} for b, c in zip(
                 pss["search"]["budgets"], pss["configs"])],
             "usnet": usnet_at_budgets(usnet_dir, list(BUDGETS)),
-            "search": {k: pss["search"][k] for k in ("finetunes", "seconds")},
+            "search": {k: pss["search"][k] for k in ("start", "finetunes", "finetune_epochs", "candidates",
+                                                     "seconds")},
+            "before_joint": pss["search"]["before_joint"], "supernet_seconds": pss["train_seconds"],
             "chain": pss["search"]["chain"], "pss_seconds": round(pss_seconds, 1),
             "usnet_seconds": usnet_seconds}
 
 
-def add_singles(entry: dict, out: Path, name: str, epochs: int, common: dict, reuse: bool) -> None:
-    """Each uniform width trained alone for ``epochs`` (the reference), and that seed's US-Nets at those widths."""
+def add_singles(entry: dict, out: Path, stem: str, name: str, epochs: int, common: dict, reuse: bool) -> None:
+    """Each uniform width trained alone for ``epochs`` (the reference, shared by both starts), and that seed's
+    US-Nets at those widths."""
     entry["single"] = []
     for width in WIDTHS:
-        single_dir = out / f"{name}-single-{width}"
+        single_dir = out / f"{stem}-single-{width}"
         if not (reuse and _trained(single_dir, epochs)):
             edgeslim.train(method="single", width=width, epochs=epochs, out=single_dir, **common)
         entry["single"] += [{"name": c["name"], **c["meta"]} for c in load_run(single_dir).info["configs"]]
@@ -117,6 +120,11 @@ def main() -> None:
                         help="what PSS's distilled sub-nets learn from (US-Nets: --usnet-teacher)")
     parser.add_argument("--usnet-teacher", default="live", choices=["live", "ema"],
                         help="live = the US-Nets paper's in-place distillation")
+    parser.add_argument("--start", default=SearchOptions.start, choices=STARTS,
+                        help="what PSS starts from: a US-Nets supernet, or the full network trained alone "
+                             "(results keyed <data>-full)")
+    parser.add_argument("--finetune-epochs", type=float, default=SearchOptions.finetune_epochs,
+                        help="epochs of each fine-tune of the search (fractions allowed)")
     parser.add_argument("--model", default="resnet20")
     parser.add_argument("--out", default="bench/results/pss")
     parser.add_argument("--no-singles", dest="singles", action="store_false",
@@ -135,14 +143,15 @@ def main() -> None:
         if data not in epochs_of:
             parser.error(f"no epochs for {data}: add {data}=N to --epochs")
         epochs = epochs_of[data]
-        name = Path(data.split(":", 1)[-1]).stem  # npz:bench/data/fashion5k.npz -> fashion5k
+        stem = Path(data.split(":", 1)[-1]).stem  # npz:bench/data/fashion5k.npz -> fashion5k
+        name = stem if args.start == "usnet" else f"{stem}-{args.start}"
         for seed in (int(s) for s in args.seeds.split(",")):
             key = f"{name}/seed{seed}"
             common = dict(model=args.model, data=data, seed=seed, force=True, show_progress=args.progress)
             if key not in results:
                 results[key] = compare(args, out, name, epochs, common)
             if args.singles and seed == int(args.seeds.split(",")[0]) and "single" not in results[key]:
-                add_singles(results[key], out, name, epochs, common, args.reuse)
+                add_singles(results[key], out, stem, name, epochs, common, args.reuse)
             results_path.write_text(json.dumps(results, indent=2))
     for other in args.merge:
         results.update({k: v for k, v in json.loads(Path(other).read_text()).items() if k not in results})
@@ -173,6 +182,17 @@ def report(results: dict, out: Path) -> None:
                   if len(runs) > 1 else "")
         print(f"average gain {np.mean(gains_all):+.2f} points, maximum {np.max(gains_all):+.2f}, "
               f"minimum {np.min(gains_all):+.2f}; per seed {', '.join(f'{g:+.2f}' for g in per_seed)}{spread}")
+        joint = [r for r in runs if "before_joint" in r]
+        if joint:
+            before = [np.mean([r["before_joint"][i]["top1"] for r in joint]) for i in range(len(BUDGETS))]
+            after = [np.mean([r["pss"][i]["top1"] for r in joint]) for i in range(len(BUDGETS))]
+            print("kept sub-nets' test top-1 before → after joint training: "
+                  + ", ".join(f"{b:.2f} → {a:.2f}" for b, a in zip(before, after)))
+            split = {k: np.mean([r["search"]["seconds"][k] for r in joint])
+                     for k in ("rank", "bn_recalibration", "evaluation", "finetunes", "final")}
+            print(f"time: training before the search {np.mean([r['supernet_seconds'] for r in joint]):.0f} s; "
+                  f"search {', '.join(f'{k} {v:.0f} s' for k, v in split.items())}; "
+                  f"{np.mean([r['search']['candidates'] for r in joint]):.0f} candidates measured")
         print(f"search: fine-tunes {[r['search']['finetunes'] for r in runs]}, "
               f"search seconds {[r['search']['seconds']['total'] for r in runs]}, "
               f"pss wall {[r['pss_seconds'] for r in runs]} s, usnet wall {[r['usnet_seconds'] for r in runs]} s "

@@ -169,6 +169,42 @@ def test_train_method_pss_runs_all_stages(tmp_path):
     assert np.isfinite([c["meta"]["top1"] for c in info["configs"]]).all()
 
 
+def test_pss_start_full_builds_the_dynamic_network_from_the_full_network_trained_alone(tmp_path):
+    out = tmp_path / "pss"
+    result = run_cli("train", "--method", "pss", "--start", "full", "--epochs", "3", "--final-epochs", "1",
+                     "--budgets", "0.6,1.0", "--rank-steps", "10", "--finetune-epochs", "0.25", "--threshold", "0",
+                     "--batch-size", "128", "--calib-samples", "256", "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads((out / "run.json").read_text())
+    search = info["search"]
+    assert info["method"] == "pss" and info["options"]["method"] == "single" and search["start"] == "full"
+    assert info["before_search"][0]["name"] == "w100" and len(info["before_search"]) == 1
+    assert search["finetunes"] >= 1 and search["finetune_epochs"] == 0.25
+    assert search["candidates"] > len(search["chain"])  # every step measured several candidates
+    seconds = search["seconds"]
+    assert 0 < seconds["bn_recalibration"] + seconds["evaluation"] + seconds["finetunes"] <= seconds["chain"] + 1
+    assert [b["name"] for b in search["before_joint"]] == [c["name"] for c in info["configs"]] == ["p060", "p100"]
+
+    refused = run_cli("train", "--method", "pss", "--start", "full", "--teacher", "ema", "--out", str(tmp_path / "x"))
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "--start usnet" in refused.stderr
+
+
+def test_fit_runs_a_fraction_of_an_epoch():
+    data = load_dataset("digits")
+    supernet = build_supernet("resnet20", data.input_shape, data.num_classes)
+    batches = Batches(data, 64, False, data.x_train[:256], data.y_train[:256])  # 4 steps an epoch
+    calls = []
+
+    def plan(rng):
+        calls.append(1)
+        return [Step(supernet.space.largest(), False)]
+
+    for epochs, steps in ((0.5, 2), (1.5, 6), (0, 0)):
+        calls.clear()
+        fit(supernet, batches, plan, epochs, 0.05, 5e-4, 0, "fit", show_progress=False)
+        assert len(calls) == steps
+
+
 @pytest.mark.slow
 def test_pss_resumes_a_run_killed_during_its_search_and_refuses_single_width_runs(trained_run, tmp_path):
     run_dir = tmp_path / "run"

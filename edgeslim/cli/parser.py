@@ -11,7 +11,7 @@ from edgeslim.device.profile import ProfileOptions
 from edgeslim.device.simulate import SimulationOptions
 from edgeslim.errors import closest
 from edgeslim.host.compile.options import BuildOptions
-from edgeslim.host.search.options import DEVICES, UNITS, SearchOptions
+from edgeslim.host.search.options import DEVICES, STARTS, UNITS, SearchOptions
 from edgeslim.host.train.options import TEACHERS, TRAINING_METHODS, TrainOptions
 from edgeslim.options import defaults
 
@@ -144,8 +144,8 @@ def _add_search_options(p, for_train: bool) -> None:
     p.add_argument("--latency-table", help="per-layer latency table (JSON) measured on the target device")
     p.add_argument("--threshold", type=float, default=d["threshold"],
                    help="fine-tune when held-out top-1 falls by more than this many points (default %(default)s)")
-    p.add_argument("--finetune-epochs", type=int, default=d["finetune_epochs"],
-                   help="epochs of each fine-tune during the search (default %(default)s)")
+    p.add_argument("--finetune-epochs", type=float, default=d["finetune_epochs"],
+                   help="epochs of each fine-tune during the search, fractions allowed (default %(default)s)")
     p.add_argument("--final-epochs", type=int,
                    help="epochs of joint training of the kept sub-nets " + (
                        "(part of --epochs; default 40%% of it)" if for_train else "(default 10)"))
@@ -153,6 +153,10 @@ def _add_search_options(p, for_train: bool) -> None:
                    help="joint training starts at this fraction of the run's learning rate (default %(default)s)")
     p.add_argument("--rank-steps", type=int, default=d["rank_steps"],
                    help="steps of noise-ranking training (default %(default)s)")
+    if for_train:
+        p.add_argument("--start", default=d["start"], choices=STARTS,
+                       help="pss: search a US-Nets supernet (usnet), or train the full network alone and build "
+                            "the dynamic network as the search shrinks it (full) (default %(default)s)")
 
 
 def _add_search(sub) -> None:

@@ -9,24 +9,29 @@ from edgeslim.errors import EdgeslimError, unknown_name
 
 UNITS = ("fraction", "mflops", "ms")
 DEVICES = ("auto", "cpu", "cuda")
+STARTS = ("usnet", "full")  # train --method pss: what the search starts from (see SearchOptions)
 JOINT_SHARE = 0.4  # train --method pss: share of --epochs given to the joint training when final_epochs is None
 JOINT_EPOCHS = 10  # a search on a finished run: joint-training epochs when final_epochs is None
 
 
 @dataclass(frozen=True)
 class SearchOptions:
-    """``budgets`` in ``unit``; ``final_epochs`` of joint training (None: 40 % of a pss run's epochs, or 10)."""
+    """``budgets`` in ``unit``; ``final_epochs`` of joint training (None: 40 % of a pss run's epochs, or 10).
+    ``start`` (``train --method pss``): ``usnet`` searches a finished US-Nets supernet; ``full`` trains the full
+    network alone and builds the dynamic network as the search shrinks it (each fine-tune trains the chain so
+    far). ``finetune_epochs`` may be a fraction of an epoch."""
 
     budgets: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
     unit: str = "fraction"
     latency_table: str | None = None
     threshold: float = 1.0
-    finetune_epochs: int = 1
+    finetune_epochs: float = 1.0
     final_epochs: int | None = None
     final_lr_scale: float = 1.0
     rank_steps: int = 150
     holdout_fraction: float = 0.15
     device: str = "auto"
+    start: str = "usnet"
     show_progress: bool = True
 
     def __post_init__(self) -> None:
@@ -48,6 +53,8 @@ class SearchOptions:
             raise EdgeslimError(f"holdout_fraction must be in (0, 0.5) (got {self.holdout_fraction})")
         if self.device not in DEVICES:
             raise unknown_name("device", self.device, DEVICES)
+        if self.start not in STARTS:
+            raise unknown_name("start", self.start, STARTS)
 
     def _text(self) -> str:
         return ",".join(map(str, self.budgets)) if not isinstance(self.budgets, str) else self.budgets

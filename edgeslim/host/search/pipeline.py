@@ -8,6 +8,10 @@ code is not public; the open details are decided here and documented in each ste
 4. brief fine-tuning over the chain so far when held-out top-1 falls by more than ``threshold`` points,
 5. re-selection of one Pareto-optimal sub-net per budget (``reselect``), then joint training of the kept
    sub-nets (sandwich rule over the kept set + in-place distillation) and BN recalibration per kept sub-net.
+It starts from a US-Nets supernet, or (``start="full"``) from the full network trained alone, which the
+fine-tunes of step 4 turn into a dynamic network as the chain grows. run.json records where the time went
+(BN recalibration and evaluation of candidates, fine-tunes) and each kept sub-net's test top-1 before the
+joint training.
 The held-out split is carved from the training split (never the test split); the final training uses the
 whole training split.
 """
@@ -60,9 +64,9 @@ def search(run_dir: str | Path, opts: SearchOptions, total_epochs: int | None = 
     run = load_run(run_dir)
     info, supernet = run.info, run.supernet
     supernet.to(search_device(opts.device))
-    if info["method"] == "single":
-        raise EdgeslimError(f"{run.path} holds one width trained alone (--method single); search needs a "
-                            "slimmable supernet: train with --method usnet")
+    if info["method"] == "single" and info["options"]["width"] != 1.0:
+        raise EdgeslimError(f"{run.path} holds width {info['options']['width']:g} trained alone; search needs a "
+                            "slimmable supernet (--method usnet) or the full network (--method single --width 1)")
     if "gate" in info:
         raise EdgeslimError(f"{run.path} is a gated (dsnet) run: its gate routes among uniform widths; search a "
                             "--method usnet run instead")
@@ -111,6 +115,7 @@ def search(run_dir: str | Path, opts: SearchOptions, total_epochs: int | None = 
     selections = reselect(chain.entries, absolute, margin=margin)
     asked = dict(zip(absolute, budgets))
     kept = [SubnetConfig(_name(asked[s.budget], opts.unit), dict(s.entry.config.channels)) for s in selections]
+    before_joint = ship(supernet, kept, dataset, info["options"]["calib_samples"])  # reported, not used
     final_started = time.time()
     if final_epochs > 0:
         by_cost = sorted(kept, key=cost)
@@ -123,8 +128,10 @@ def search(run_dir: str | Path, opts: SearchOptions, total_epochs: int | None = 
 
     info["before_search"] = info.get("before_search") or info["configs"]
     info["configs"] = shipped
-    info["method"] = "pss" if info["method"] in ("usnet", "pss") else info["method"]
+    started_from = "full" if info["method"] == "single" else "usnet"
+    info["method"] = "pss"
     info["search"] = {
+        "start": info.get("search", {}).get("start", started_from),
         "budgets": budgets, "unit": opts.unit, "cost_unit": unit, "full_cost": round(full, 5),
         "teacher": "ema" if ema_decay else "live", "threshold": opts.threshold, "finetunes": finetune.count,
         "finetune_epochs": opts.finetune_epochs,
@@ -133,7 +140,10 @@ def search(run_dir: str | Path, opts: SearchOptions, total_epochs: int | None = 
         "reselect_margin": round(margin, 3),
         "selected": [{"name": c.name, "budget": s.budget, "position": s.position} for c, s in zip(kept, selections)],
         "pareto_front": sorted(pareto_front(chain.entries)),
+        "before_joint": [{"name": c["name"], "top1": c["meta"]["top1"]} for c in before_joint],
+        "candidates": held_out.calls,
         "seconds": {"rank": round(rank_seconds, 1), "chain": round(chain_seconds, 1),
+                    **{k: round(v, 1) for k, v in held_out.seconds.items()}, "finetunes": round(finetune.seconds, 1),
                     "final": round(final_seconds, 1), "total": round(time.time() - started, 1)},
     }
     supernet.cpu()
@@ -150,9 +160,10 @@ class FineTune:
         self.supernet, self.batches, self.epochs = supernet, batches, epochs
         self.lr, self.weight_decay, self.seed, self.show_progress = lr, weight_decay, seed, show_progress
         self.ema_decay = ema_decay
-        self.count = 0
+        self.count, self.seconds = 0, 0.0
 
     def __call__(self, chain: list[SubnetConfig]) -> None:
+        started = time.time()
         self.count += 1
 
         def plan(rng: np.random.Generator) -> list[Step]:
@@ -162,6 +173,7 @@ class FineTune:
         teacher = EmaTeacher(self.supernet, self.ema_decay, chain[0]) if self.ema_decay else None
         fit(self.supernet, self.batches, plan, self.epochs, self.lr, self.weight_decay, self.seed + self.count,
             f"fine-tune {self.count}", self.show_progress, teacher)
+        self.seconds += time.time() - started
 
 
 def kept_sandwich(by_cost: list[SubnetConfig]):
@@ -176,15 +188,16 @@ def kept_sandwich(by_cost: list[SubnetConfig]):
 
 
 def train_pss(opts: TrainOptions) -> tuple[Path, dict]:
-    """``train --method pss``: train a US-Nets supernet on all but a held-out split, then search and jointly
-    train the kept sub-nets. ``opts.epochs`` is the total: the joint training's epochs are part of it (fine-tunes
-    during the search come on top and are reported). Killed during the search, it continues with ``--resume``
-    from the finished supernet."""
+    """``train --method pss``: train a US-Nets supernet (``start="usnet"``) or the full network alone
+    (``start="full"``) on all but a held-out split, then search and jointly train the kept sub-nets.
+    ``opts.epochs`` is the total: the joint training's epochs are part of it (fine-tunes during the search come
+    on top and are reported). Killed during the search, it continues with ``--resume`` from the trained network."""
     search_opts = opts.search_options
-    supernet_opts = replace(opts, method="usnet", epochs=opts.supernet_epochs, val_fraction=opts.holdout)
+    first = {"usnet": dict(method="usnet"), "full": dict(method="single", width=1.0)}[search_opts.start]
+    supernet_opts = replace(opts, **first, epochs=opts.supernet_epochs, val_fraction=opts.holdout)
     final = opts.run_dir
     if opts.resume and (final / "run.json").is_file() and not final.with_name(final.name + ".partial").exists():
-        if read_sidecar(final / "run.json").get("method") != "usnet":
+        if read_sidecar(final / "run.json").get("method") != first["method"]:
             raise EdgeslimError(f"--resume: {final} is already complete; start a new run without --resume")
         console.print(f"resuming: {final} finished its supernet training; searching")  # killed during the search
         return final, search(final, search_opts, opts.epochs)

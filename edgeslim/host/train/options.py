@@ -111,6 +111,9 @@ class TrainOptions:
             raise EdgeslimError(f"--init {self.init}: no such file; give a .safetensors file or a PyTorch checkpoint")
         if self.device not in ("auto", "cpu", "cuda"):
             raise unknown_name("device", self.device, ("auto", "cpu", "cuda"))
+        if self.method == "pss" and self.search_options.start == "full" and self.distill == "ema":
+            raise EdgeslimError("--teacher ema with --start full: the full network trains alone first and the "
+                                "fine-tunes distil from it live; drop --teacher or use --start usnet")
         if self.method == "pss" and self.supernet_epochs < 1:
             raise EdgeslimError(f"--epochs {self.epochs} leaves no supernet training before --final-epochs "
                                 f"{self.search_options.joint_epochs(self.epochs)}; raise --epochs or lower "
@@ -151,7 +154,8 @@ class TrainOptions:
 
     @property
     def supernet_epochs(self) -> int:
-        """pss: the epochs of the US-Nets supernet, before the joint training of the kept sub-nets."""
+        """pss: the epochs of the network the search starts from (US-Nets supernet or full network), before the
+        joint training of the kept sub-nets."""
         return self.epochs - self.search_options.joint_epochs(self.epochs) if self.method == "pss" else self.epochs
 
     def gate_weights(self) -> list[float]:

@@ -107,17 +107,20 @@ Plan = Callable[[np.random.Generator], list[Step]]
 
 def run_epochs(model, supernet, batches: Batches, plan: Plan, optimizer, lr: float, epochs: range, seeds: Seeds,
                bar, task, teacher=None, rank: int = 0, world_size: int = 1,
-               on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
+               on_epoch: Callable[[int, float], None] | None = None, total_steps: int | None = None) -> list[float]:
     """The one epoch loop of every training phase: cosine schedule over all of ``epochs``' steps (counted from
-    0, so a resumed loop continues the schedule), one sandwich step per batch, the EMA teacher updated after
-    each. ``on_epoch(epoch, mean loss)`` runs after each epoch (checkpoints); returns the mean losses."""
+    0, so a resumed loop continues the schedule), or over the first ``total_steps`` of them (a fraction of an
+    epoch), one sandwich step per batch, the EMA teacher updated after each. ``on_epoch(epoch, mean loss)`` runs
+    after each epoch (checkpoints); returns the mean losses."""
     device = next(supernet.parameters()).device
-    total = max(1, epochs.stop * len(batches))
+    total = max(1, total_steps if total_steps is not None else epochs.stop * len(batches))
     history = []
     for epoch in epochs:
         rng, generator = seeds(epoch)
         losses = []
         for b, (x, y) in enumerate(batches.epoch(rng, generator, rank, world_size, device)):
+            if epoch * len(batches) + b >= total:
+                break
             set_cosine_lr(optimizer, lr, epoch * len(batches) + b, total)
             losses.append(train_step(model, supernet, plan(rng), x, y, optimizer, teacher))
             if teacher is not None:
@@ -129,10 +132,12 @@ def run_epochs(model, supernet, batches: Batches, plan: Plan, optimizer, lr: flo
     return history
 
 
-def fit(supernet, batches: Batches, plan: Plan, epochs: int, lr: float, weight_decay: float, seed: int, label: str,
-        show_progress: bool = True, teacher=None) -> float:
-    """A short single-process training phase (fine-tuning, final training); returns the last epoch's loss.
-    ``teacher``: an ``EmaTeacher`` the distilled sub-nets learn from (updated every step), else the live largest."""
+def fit(supernet, batches: Batches, plan: Plan, epochs: float, lr: float, weight_decay: float, seed: int,
+        label: str, show_progress: bool = True, teacher=None) -> float:
+    """A short single-process training phase (fine-tuning, final training) of ``epochs`` (fractions allowed: that
+    share of an epoch's steps); returns the last epoch's loss. ``teacher``: an ``EmaTeacher`` the distilled
+    sub-nets learn from (updated every step), else the live largest."""
+    steps = round(epochs * len(batches))
     optimizer = make_optimizer(supernet, lr, weight_decay)
 
     def seeds(epoch: int) -> tuple[np.random.Generator, torch.Generator]:
@@ -140,8 +145,8 @@ def fit(supernet, batches: Batches, plan: Plan, epochs: int, lr: float, weight_d
 
     supernet.train()
     with progress(show_progress) as bar:
-        task = bar.add_task(label, total=max(1, epochs * len(batches)), status="")
-        losses = run_epochs(supernet, supernet, batches, plan, optimizer, lr, range(epochs), seeds, bar, task,
-                            teacher)
+        task = bar.add_task(label, total=max(1, steps), status="")
+        losses = run_epochs(supernet, supernet, batches, plan, optimizer, lr, range(math.ceil(steps / len(batches))),
+                            seeds, bar, task, teacher, total_steps=steps)
     supernet.eval()
     return losses[-1] if losses else 0.0
