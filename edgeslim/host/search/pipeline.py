@@ -115,9 +115,10 @@ def search(run_dir: str | Path, opts: SearchOptions, total_epochs: int | None = 
     selections = reselect(chain.entries, absolute, margin=margin)
     asked = dict(zip(absolute, budgets))
     kept = [SubnetConfig(_name(asked[s.budget], opts.unit), dict(s.entry.config.channels)) for s in selections]
-    before_joint = ship(supernet, kept, dataset, info["options"]["calib_samples"])  # reported, not used
+    before_joint = None  # the kept sub-nets measured before the joint training (reported, not used)
     final_started = time.time()
     if final_epochs > 0:
+        before_joint = ship(supernet, kept, dataset, info["options"]["calib_samples"])
         by_cost = sorted(kept, key=cost)
         fit(supernet, Batches(dataset, batch_size, info["options"]["augment"]), kept_sandwich(by_cost),
             final_epochs, lr * opts.final_lr_scale, wd, seed + 1_000, "joint training", opts.show_progress,
@@ -125,6 +126,7 @@ def search(run_dir: str | Path, opts: SearchOptions, total_epochs: int | None = 
     latency = {c.name: {"latency_ms": round(cost(c), 4)} for c in kept} if unit == "ms" else None
     shipped = ship(supernet, kept, dataset, info["options"]["calib_samples"], latency)
     final_seconds = time.time() - final_started
+    before_joint = before_joint or shipped  # no joint training: the shipped sub-nets are as the search left them
 
     info["before_search"] = info.get("before_search") or info["configs"]
     info["configs"] = shipped
