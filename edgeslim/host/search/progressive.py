@@ -5,10 +5,10 @@ the held-out split with BN normalizing by the held-out images' own batch statist
 instead of a recalibration pass over training images and an evaluation pass: half the cost, and
 bench/search_fidelity.py measures that it ranks candidates as recalibrated statistics do), and keeps the candidate
 that loses the least per unit of cost saved. The score uses the held-out cross-entropy rather than top-1: on small
-held-out splits top-1 moves in coarse steps and ties, the loss ranks candidates smoothly. The chain of kept sub-
-nets is nested (each uses a prefix of the previous one's channels). When the newest sub-net's held-out top-1 has
-dropped by more than ``threshold`` points since the last fine-tune, the supernet is fine-tuned briefly over the
-chain found so far.
+held-out splits top-1 moves in coarse steps and ties, the loss ranks candidates smoothly. The chain of kept
+sub-nets is nested (each uses a prefix of the previous one's channels). When the newest sub-net's held-out top-1
+has dropped by more than ``threshold`` points since the last fine-tune, the supernet is fine-tuned briefly over
+the chain found so far.
 """
 
 from __future__ import annotations
