@@ -124,17 +124,18 @@ def run_case(data: str, epochs: int, workdir: Path, model: str, lr: str | None =
 
     runs = {}
     source = digits32(workdir / "digits32.npz") if data == "digits32" else data
+    stem = Path(data.split(":", 1)[-1]).stem  # npz:../shared/data/cifar10-train5k.npz -> cifar10-train5k
     for method in ("usnet", "dsnet"):
-        out = workdir / f"{data}-{method}"
+        out = workdir / f"{stem}-{method}"
         if not (out / "run.json").is_file():
             started = time.time()
             cli("train", "--model", model, "--data", source, "--method", method, "--epochs", str(epochs),
                 "--out", str(out), "--force", *(["--lr", lr] if lr else []))
             print(f"trained {data} {method} in {time.time() - started:.0f} s", file=sys.stderr)
         runs[method] = json.loads((out / "run.json").read_text())
-    bundle = workdir / f"{data}-dsnet-bundle"
+    bundle = workdir / f"{stem}-dsnet-bundle"
     if not (bundle / "manifest.json").is_file():
-        cli("build", str(workdir / f"{data}-dsnet"), "--target", "x86-emu", "--backends", "tflite,executorch",
+        cli("build", str(workdir / f"{stem}-dsnet"), "--target", "x86-emu", "--backends", "tflite,executorch",
             "--out", str(bundle), "--force")
     ds, us = runs["dsnet"], runs["usnet"]
     static = [{"name": c["name"], **c["meta"]} for c in ds["configs"]]
@@ -149,7 +150,7 @@ def run_case(data: str, epochs: int, workdir: Path, model: str, lr: str | None =
                          "gain_vs_usnet": round(h["top1"] - interp(h["mflops"], [s["mflops"] for s in usnet],
                                                                     [s["top1"] for s in usnet]), 2)})
     x, y = validation_data(ds, 0)
-    diagnostics = gate_diagnostics(workdir / f"{data}-dsnet")
+    diagnostics = gate_diagnostics(workdir / f"{stem}-dsnet")
     latency = {}
     for backend in ("tflite", "executorch"):
         measured = measure_latency(bundle, backend, x, y, [h["name"] for h in heads])
@@ -173,7 +174,7 @@ def run_case(data: str, epochs: int, workdir: Path, model: str, lr: str | None =
         routing_efficiency = (1 - narrow["ms"] / wide["ms"]) / (1 - narrow["mflops"] / wide["mflops"])
         latency[backend] = {"widths": {s["name"]: round(s["ms"], 4) for s in ladder}, "heads": rows,
                             "routing_efficiency": round(routing_efficiency, 2)}
-    return {"data": data, "model": model, "epochs": epochs, "test_images": len(x), "static": static, "usnet": usnet,
+    return {"data": stem, "model": model, "epochs": epochs, "test_images": len(x), "static": static, "usnet": usnet,
             "accuracy": accuracy, "latency": latency, "diagnostics": diagnostics,
             "gate_mflops": ds["gate"]["gate_mflops"], "default_head": ds["gate"]["default"]}
 
