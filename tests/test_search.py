@@ -178,8 +178,9 @@ def test_latency_budgets_from_a_per_layer_table(trained_run, tmp_path):
 
 def test_train_method_pss_runs_all_stages(tmp_path):
     out = tmp_path / "pss"
-    result = run_cli("train", "--method", "pss", "--epochs", "3", "--final-epochs", "1", "--budgets", "0.6,1.0",
-                     "--rank-steps", "10", "--batch-size", "128", "--calib-samples", "256", "--teacher", "ema",
+    result = run_cli("train", "--method", "pss", "--start", "usnet", "--epochs", "3", "--final-epochs", "1",
+                     "--budgets", "0.6,1.0", "--rank-steps", "10", "--batch-size", "128", "--calib-samples", "256",
+                     "--teacher", "ema",
                      "--out", str(out), "--json")
     assert result.returncode == 0, result.stderr
     info = json.loads((out / "run.json").read_text())
@@ -189,10 +190,10 @@ def test_train_method_pss_runs_all_stages(tmp_path):
     assert np.isfinite([c["meta"]["top1"] for c in info["configs"]]).all()
 
 
-def test_pss_start_full_builds_the_dynamic_network_from_the_full_network_trained_alone(tmp_path):
+def test_pss_by_default_builds_the_dynamic_network_from_the_full_network_trained_alone(tmp_path):
     out = tmp_path / "pss"
-    result = run_cli("train", "--method", "pss", "--start", "full", "--epochs", "3", "--final-epochs", "1",
-                     "--budgets", "0.6,1.0", "--rank-steps", "10", "--finetune-epochs", "0.25", "--threshold", "0",
+    result = run_cli("train", "--method", "pss", "--epochs", "3", "--final-epochs", "1",  # the default start
+                     "--budgets", "0.6,1.0", "--rank-steps", "10", "--threshold", "0",
                      "--batch-size", "128", "--calib-samples", "256", "--out", str(out), "--json")
     assert result.returncode == 0, result.stderr
     info = json.loads((out / "run.json").read_text())
@@ -205,7 +206,7 @@ def test_pss_start_full_builds_the_dynamic_network_from_the_full_network_trained
     assert 0 < seconds["candidates"] + seconds["finetunes"] <= seconds["chain"] + 1
     assert [b["name"] for b in search["before_joint"]] == [c["name"] for c in info["configs"]] == ["p060", "p100"]
 
-    refused = run_cli("train", "--method", "pss", "--start", "full", "--teacher", "ema", "--out", str(tmp_path / "x"))
+    refused = run_cli("train", "--method", "pss", "--teacher", "ema", "--out", str(tmp_path / "x"))
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "--start usnet" in refused.stderr
 
 
@@ -229,8 +230,8 @@ def test_fit_runs_a_fraction_of_an_epoch():
 def test_pss_resumes_a_run_killed_during_its_search_and_refuses_single_width_runs(trained_run, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(trained_run, run_dir)  # a finished supernet phase, as left by a kill during the search
-    args = ["train", "--method", "pss", "--epochs", "4", "--final-epochs", "1", "--budgets", "0.6,1.0",
-            "--rank-steps", "0", "--batch-size", "128", "--calib-samples", "256", "--out", str(run_dir)]
+    args = ["train", "--method", "pss", "--start", "usnet", "--epochs", "4", "--final-epochs", "1", "--budgets",
+            "0.6,1.0", "--rank-steps", "0", "--batch-size", "128", "--calib-samples", "256", "--out", str(run_dir)]
     result = run_cli(*args, "--resume")
     assert result.returncode == 0, result.stderr
     assert "finished its supernet training; searching" in result.stderr

@@ -145,7 +145,8 @@ def _add_search_options(p, for_train: bool) -> None:
     p.add_argument("--threshold", type=float, default=d["threshold"],
                    help="fine-tune when held-out top-1 falls by more than this many points (default %(default)s)")
     p.add_argument("--finetune-epochs", type=float, default=d["finetune_epochs"],
-                   help="epochs of each fine-tune during the search, fractions allowed (default %(default)s)")
+                   help="epochs of each fine-tune during the search, fractions allowed (default 0.25 from the "
+                        "full network, 1 from a US-Nets supernet)")
     p.add_argument("--final-epochs", type=int,
                    help="epochs of joint training of the kept sub-nets " + (
                        "(part of --epochs; default 40%% of it)" if for_train else "(default 10)"))
@@ -155,8 +156,8 @@ def _add_search_options(p, for_train: bool) -> None:
                    help="steps of noise-ranking training (default %(default)s)")
     if for_train:
         p.add_argument("--start", default=d["start"], choices=STARTS,
-                       help="pss: search a US-Nets supernet (usnet), or train the full network alone and build "
-                            "the dynamic network as the search shrinks it (full) (default %(default)s)")
+                       help="pss: train the full network alone and build the dynamic network as the search "
+                            "shrinks it (full), or search a US-Nets supernet (usnet) (default %(default)s)")
 
 
 def _add_search(sub) -> None:

@@ -9,7 +9,9 @@ from edgeslim.errors import EdgeslimError, unknown_name
 
 UNITS = ("fraction", "mflops", "ms")
 DEVICES = ("auto", "cpu", "cuda")
-STARTS = ("usnet", "full")  # train --method pss: what the search starts from (see SearchOptions)
+STARTS = ("full", "usnet")  # train --method pss: what the search starts from (see SearchOptions)
+FINETUNE_EPOCHS = {"full": 0.25, "usnet": 1.0}  # per start, when finetune_epochs is None: the full network
+# fine-tunes at almost every shrinking step, a US-Nets supernet about once per budget
 JOINT_SHARE = 0.4  # train --method pss: share of --epochs given to the joint training when final_epochs is None
 JOINT_EPOCHS = 10  # a search on a finished run: joint-training epochs when final_epochs is None
 
@@ -17,21 +19,22 @@ JOINT_EPOCHS = 10  # a search on a finished run: joint-training epochs when fina
 @dataclass(frozen=True)
 class SearchOptions:
     """``budgets`` in ``unit``; ``final_epochs`` of joint training (None: 40 % of a pss run's epochs, or 10).
-    ``start`` (``train --method pss``): ``usnet`` searches a finished US-Nets supernet; ``full`` trains the full
-    network alone and builds the dynamic network as the search shrinks it (each fine-tune trains the chain so
-    far). ``finetune_epochs`` may be a fraction of an epoch."""
+    ``start`` (``train --method pss``): ``full`` trains the full network alone and builds the dynamic network as
+    the search shrinks it (each fine-tune trains the chain so far); ``usnet`` searches a finished US-Nets
+    supernet. ``finetune_epochs`` may be a fraction of an epoch (None: 0.25 from the full network, 1 from a
+    US-Nets supernet)."""
 
     budgets: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
     unit: str = "fraction"
     latency_table: str | None = None
     threshold: float = 1.0
-    finetune_epochs: float = 1.0
+    finetune_epochs: float | None = None
     final_epochs: int | None = None
     final_lr_scale: float = 1.0
     rank_steps: int = 150
     holdout_fraction: float = 0.15
     device: str = "auto"
-    start: str = "usnet"
+    start: str = "full"
     show_progress: bool = True
 
     def __post_init__(self) -> None:
@@ -43,7 +46,7 @@ class SearchOptions:
         if not budgets or budgets[0] <= 0 or (self.unit == "fraction" and budgets[-1] > 1):
             raise EdgeslimError(f"--budgets '{self._text()}': fractions must be in (0, 1]")
         for name in ("finetune_epochs", "rank_steps"):
-            if getattr(self, name) < 0:
+            if (getattr(self, name) or 0) < 0:
                 raise EdgeslimError(f"--{name.replace('_', '-')} must be 0 or more (got {getattr(self, name)})")
         if self.final_epochs is not None and self.final_epochs < 0:
             raise EdgeslimError(f"--final-epochs must be 0 or more (got {self.final_epochs})")
@@ -67,6 +70,10 @@ class SearchOptions:
             return sorted(float(b) for b in self.budgets)
         except (TypeError, ValueError):
             raise EdgeslimError(f"--budgets '{self._text()}': use numbers, e.g. 0.25,0.5,0.75,1.0") from None
+
+    def finetune_epochs_from(self, start: str) -> float:
+        """Epochs of each fine-tune of a search that starts from ``start`` (``full`` or ``usnet``)."""
+        return FINETUNE_EPOCHS[start] if self.finetune_epochs is None else self.finetune_epochs
 
     def joint_epochs(self, total_epochs: int | None = None) -> int:
         """Epochs of joint training: ``final_epochs``, else 40 % of a pss run's ``total_epochs``, else 10."""

@@ -100,8 +100,9 @@ def search(run_dir: str | Path, opts: SearchOptions, total_epochs: int | None = 
     # 2-4. progressive shrinking with fine-tuning threshold
     held_out = HeldOut(supernet, dataset.normalize(x_val), y_val)
     ema_decay = info["options"]["ema_decay"] if info["options"].get("teacher") == "ema" else None
-    finetune = FineTune(supernet, search_batches, opts.finetune_epochs, lr * 0.1, wd, seed, opts.show_progress,
-                        ema_decay)
+    started_from = "full" if info["method"] == "single" else "usnet"
+    finetune = FineTune(supernet, search_batches, opts.finetune_epochs_from(started_from), lr * 0.1, wd, seed,
+                        opts.show_progress, ema_decay)
     chain_started = time.time()
     chain = progressive_search(supernet, held_out, cost, min(absolute), opts.threshold, finetune,
                                opts.show_progress)
@@ -129,13 +130,12 @@ def search(run_dir: str | Path, opts: SearchOptions, total_epochs: int | None = 
 
     info["before_search"] = info.get("before_search") or info["configs"]
     info["configs"] = shipped
-    started_from = "full" if info["method"] == "single" else "usnet"
     info["method"] = "pss"
     info["search"] = {
         "start": info.get("search", {}).get("start", started_from),
         "budgets": budgets, "unit": opts.unit, "cost_unit": unit, "full_cost": round(full, 5),
         "teacher": "ema" if ema_decay else "live", "threshold": opts.threshold, "finetunes": finetune.count,
-        "finetune_epochs": opts.finetune_epochs,
+        "finetune_epochs": finetune.epochs,
         "final_epochs": final_epochs, "rank_steps": opts.rank_steps, "val_fraction": fraction,
         "chain": [e.to_json() for e in chain.entries], "finetune_positions": chain.finetunes,
         "reselect_margin": round(margin, 3),
@@ -156,7 +156,7 @@ class FineTune:
     """Brief fine-tuning of the supernet over the chain found so far (called by the progressive search):
     the full network learns from the labels, the newest sub-net and two random chain members by distillation."""
 
-    def __init__(self, supernet, batches: Batches, epochs: int, lr: float, weight_decay: float, seed: int,
+    def __init__(self, supernet, batches: Batches, epochs: float, lr: float, weight_decay: float, seed: int,
                  show_progress: bool, ema_decay: float | None = None):
         self.supernet, self.batches, self.epochs = supernet, batches, epochs
         self.lr, self.weight_decay, self.seed, self.show_progress = lr, weight_decay, seed, show_progress
@@ -189,8 +189,8 @@ def kept_sandwich(by_cost: list[SubnetConfig]):
 
 
 def train_pss(opts: TrainOptions) -> tuple[Path, dict]:
-    """``train --method pss``: train a US-Nets supernet (``start="usnet"``) or the full network alone
-    (``start="full"``) on all but a held-out split, then search and jointly train the kept sub-nets.
+    """``train --method pss``: train the full network alone (``start="full"``) or a US-Nets supernet
+    (``start="usnet"``) on all but a held-out split, then search and jointly train the kept sub-nets.
     ``opts.epochs`` is the total: the joint training's epochs are part of it (fine-tunes during the search come
     on top and are reported). Killed during the search, it continues with ``--resume`` from the trained network."""
     search_opts = opts.search_options
