@@ -4,8 +4,7 @@
                                  [--out bench/results/pss]
 
 Per dataset and seed: ``train --method pss`` with E epochs (supernet E - final, joint training ``final``),
-then ``usnet`` with E + (fine-tune epochs the search used), so both see the same number of training epochs;
-with ``--equal-time`` also ``usnet`` trained for as long as the whole PSS run took (equal compute).
+then ``usnet`` with E + (fine-tune epochs the search used), so both see the same number of training epochs.
 Each budget b (fraction of the full model's MFLOPs) is compared with US-Nets at the widest uniform width whose
 MFLOPs fit b (BN recalibrated). For the first seed, each uniform width is also trained alone for E epochs
 (the individually-trained reference; also added to an earlier result under --out that lacks it). Prints the
@@ -105,19 +104,6 @@ def add_singles(entry: dict, out: Path, stem: str, name: str, epochs: int, commo
     entry["usnet_widths"] = [{"name": c["name"], **c["meta"]} for c in load_run(usnet_dir).info["configs"]]
 
 
-def add_equal_time(entry: dict, out: Path, name: str, common: dict) -> None:
-    """US-Nets trained for as long as the whole PSS run took (its epochs scaled by the wall-time ratio): the
-    equal-compute reference, since the search's candidate measurement and ranking are compute that trains nothing."""
-    per_epoch = entry["usnet_seconds"] / entry["epochs_usnet"]
-    epochs = max(entry["epochs_usnet"], round(entry["pss_seconds"] / per_epoch))
-    run_dir = out / f"{name}-usnet-time-{common['seed']}"
-    started = time.time()
-    if not _trained(run_dir, epochs):
-        edgeslim.train(method="usnet", epochs=epochs, out=run_dir, **common)
-    entry["usnet_equal_time"] = {"epochs": epochs, "seconds": round(time.time() - started, 1),
-                                 "rows": usnet_at_budgets(run_dir, list(BUDGETS))}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="digits,mnist5k", help="built-in names or npz:PATH (results are "
@@ -146,8 +132,6 @@ def main() -> None:
                         help="skip the individually-trained widths")
     parser.add_argument("--merge", nargs="*", default=[], help="results.json files of other runs to report with")
     parser.add_argument("--report-only", action="store_true", help="only print the report of --out (and --merge)")
-    parser.add_argument("--equal-time", action="store_true",
-                        help="also train US-Nets for the PSS run's wall time (the equal-compute reference)")
     parser.add_argument("--reuse", action="store_true",
                         help="reuse finished usnet and single runs under --out that have the right epochs")
     args = parser.parse_args()
@@ -169,8 +153,6 @@ def main() -> None:
                 results[key] = compare(args, out, name, epochs, common)
             if args.singles and seed == int(args.seeds.split(",")[0]) and "single" not in results[key]:
                 add_singles(results[key], out, stem, name, epochs, common, args.reuse)
-            if args.equal_time and "usnet_equal_time" not in results[key] and results[key]["usnet_seconds"]:
-                add_equal_time(results[key], out, name, common)
             results_path.write_text(json.dumps(results, indent=2))
     for other in args.merge:
         results.update({k: v for k, v in json.loads(Path(other).read_text()).items() if k not in results})
@@ -201,13 +183,6 @@ def report(results: dict, out: Path) -> None:
                   if len(runs) > 1 else "")
         print(f"average gain {np.mean(gains_all):+.2f} points, maximum {np.max(gains_all):+.2f}, "
               f"minimum {np.min(gains_all):+.2f}; per seed {', '.join(f'{g:+.2f}' for g in per_seed)}{spread}")
-        timed = [r for r in runs if "usnet_equal_time" in r]
-        if timed:
-            long_top1 = np.array([[u["top1"] for u in r["usnet_equal_time"]["rows"]] for r in timed])
-            gains = np.array([[p["top1"] for p in r["pss"]] for r in timed]) - long_top1
-            print(f"against US-Nets trained as long as PSS took ({[r['usnet_equal_time']['epochs'] for r in timed]} "
-                  f"epochs, {len(timed)} seeds): top-1 {', '.join(f'{t:.2f}' for t in long_top1.mean(0))}; "
-                  f"gain {', '.join(f'{g:+.2f}' for g in gains.mean(0))}, average {gains.mean():+.2f}")
         joint = [r for r in runs if "before_joint" in r]
         if joint:
             before = [np.mean([r["before_joint"][i]["top1"] for r in joint]) for i in range(len(BUDGETS))]
