@@ -16,7 +16,7 @@ from edgeslim.host.models import build_supernet
 from edgeslim.host.nn import count_cost
 from edgeslim.host.runs import load_run
 from edgeslim.host.search.costs import layer_mmacs
-from edgeslim.host.search.progressive import ChainEntry, HeldOut, progressive_search
+from edgeslim.host.search.progressive import RACE_CHUNKS, ChainEntry, HeldOut, progressive_search
 from edgeslim.host.search.ranking import rank_blocks
 from edgeslim.host.search.reselect import holdout_margin, pareto_front, reselect
 from edgeslim.host.train.bootstrap import EmaTeacher
@@ -106,6 +106,23 @@ def test_held_out_measures_a_candidate_in_one_pass_as_recalibrated_statistics_wo
     assert abs(top1 - 100 * float((logits.argmax(1).numpy() == y_val).mean())) < 3
     with pytest.raises(EdgeslimError, match="held-out split has 20 images"):
         HeldOut(supernet, x_val[:20], y_val[:20])
+
+
+def test_held_out_completes_a_configuration_raced_on_its_first_chunk_without_measuring_it_again(trained_run):
+    supernet = load_run(trained_run).supernet
+    data = load_dataset("digits", 0)
+    x, y = data.normalize(data.x_train), data.y_train
+    config = SubnetConfig("narrow", {g.name: g.choices()[len(g.choices()) // 2] for g in supernet.space.groups})
+    held_out = HeldOut(supernet, x, y)
+    assert len(held_out.bounds) == RACE_CHUNKS and held_out.bounds[-1][1] == len(y)
+    first = held_out(config, chunks=1)
+    assert held_out.images == held_out.bounds[0][1] < len(y)
+    whole = held_out(config)
+    assert held_out.images == len(y) and held_out.calls == 1 and first != whole
+    assert whole == pytest.approx(HeldOut(supernet, x, y)(config))  # the same as measured in one go
+    held_out.forget()  # the weights changed: measured again
+    held_out(config)
+    assert held_out.images == 2 * len(y)
 
 
 def _entry(cost, top1):

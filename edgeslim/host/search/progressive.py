@@ -2,9 +2,10 @@
 
 From the full network, every step tries removing the last block of each channel group, measures each candidate on
 the held-out split with BN normalizing by the held-out images' own batch statistics (one pass per candidate
-instead of a recalibration pass over training images and an evaluation pass: half the cost, and
-bench/search_fidelity.py measures that it ranks candidates as recalibrated statistics do), and keeps the candidate
-that loses the least per unit of cost saved. The score uses the held-out cross-entropy rather than top-1: on small
+instead of a recalibration pass over training images and an evaluation pass), and keeps the candidate that loses
+the least per unit of cost saved. Candidates race: all are scored on the first chunk of the held-out split, the
+best ``KEEP`` on the rest (bench/search_fidelity.py measures that both shortcuts rank candidates as recalibrated
+statistics over the whole split do). The score uses the held-out cross-entropy rather than top-1: on small
 held-out splits top-1 moves in coarse steps and ties, the loss ranks candidates smoothly. The chain of kept
 sub-nets is nested (each uses a prefix of the previous one's channels). When the newest sub-net's held-out top-1
 has dropped by more than ``threshold`` points since the last fine-tune, the supernet is fine-tuned briefly over
@@ -29,7 +30,9 @@ from edgeslim.host.search.costs import CostFn
 from edgeslim.subnets import SubnetConfig
 
 MIN_HELD_OUT = 32  # fewer images give BN batch statistics too noisy to rank candidates
-MAX_CHUNK = 512  # images per forward pass of a candidate
+MIN_CHUNK, MAX_CHUNK = 128, 512  # images per forward pass of a candidate (each chunk's own BN statistics)
+RACE_CHUNKS = 4  # the held-out split is cut into this many chunks where it has enough images
+KEEP = 3  # candidates measured on the whole held-out split after the race on its first chunk
 
 
 @dataclass
@@ -51,7 +54,9 @@ class Chain:
 
 
 class HeldOut:
-    """Measures a configuration on the held-out split in one pass, BN using each chunk's batch statistics."""
+    """Measures a configuration on the held-out split, chunk by chunk, BN using each chunk's batch statistics.
+    Results are kept per configuration until ``forget`` (call it when the weights change), so a configuration
+    first measured on a few chunks is completed without measuring those again."""
 
     def __init__(self, supernet: Supernet, x_val: np.ndarray, y_val: np.ndarray):
         if len(y_val) < MIN_HELD_OUT:
@@ -60,24 +65,38 @@ class HeldOut:
         device = next(supernet.parameters()).device
         self.supernet = supernet
         self.x, self.y = torch.from_numpy(x_val).to(device), torch.from_numpy(y_val).to(device)
-        chunks = -(-len(y_val) // MAX_CHUNK)
-        self.chunk = -(-len(y_val) // chunks)  # equal chunks: no small last batch with noisy statistics
+        chunks = min(max(1, len(y_val) // MIN_CHUNK), max(RACE_CHUNKS, -(-len(y_val) // MAX_CHUNK)))
+        size = -(-len(y_val) // chunks)  # equal chunks: no small last batch with noisy statistics
+        self.bounds = [(i, min(i + size, len(y_val))) for i in range(0, len(y_val), size)]
         self.bns = [m for m in supernet.modules() if isinstance(m, SlimBatchNorm2d)]
-        self.calls, self.seconds = 0, 0.0  # how many candidates, and the time they took
+        self.done: dict[str, list[tuple[int, float]]] = {}  # per configuration: (correct, loss sum) per chunk
+        self.calls, self.images, self.seconds = 0, 0, 0.0  # configurations measured, images forwarded, their time
+
+    def forget(self) -> None:
+        self.done.clear()
 
     @torch.no_grad()
-    def __call__(self, config: SubnetConfig) -> tuple[float, float]:
-        started = time.perf_counter()
-        was_training = self.supernet.training
-        self.supernet.set_config(config)
-        self.supernet.eval()
-        for bn in self.bns:  # batch statistics; the running buffers they update are reset by every recalibration
-            bn.train()
-        logits = torch.cat([self.supernet(self.x[i:i + self.chunk]) for i in range(0, len(self.x), self.chunk)])
-        self.supernet.train(was_training)
-        self.calls += 1
-        self.seconds += time.perf_counter() - started
-        return 100.0 * float((logits.argmax(1) == self.y).float().mean()), float(F.cross_entropy(logits, self.y))
+    def __call__(self, config: SubnetConfig, chunks: int | None = None) -> tuple[float, float]:
+        """Top-1 (%) and mean cross-entropy on the first ``chunks`` chunks (None: all)."""
+        done = self.done.setdefault(config.key(), [])
+        bounds = self.bounds[:chunks]
+        if len(done) < len(bounds):
+            started = time.perf_counter()
+            self.calls += not done
+            was_training = self.supernet.training
+            self.supernet.set_config(config)
+            self.supernet.eval()
+            for bn in self.bns:  # batch statistics; the running buffers they update are reset by recalibration
+                bn.train()
+            for lo, hi in bounds[len(done):]:
+                logits = self.supernet(self.x[lo:hi])
+                done.append((int((logits.argmax(1) == self.y[lo:hi]).sum()),
+                             float(F.cross_entropy(logits, self.y[lo:hi], reduction="sum"))))
+                self.images += hi - lo
+            self.supernet.train(was_training)
+            self.seconds += time.perf_counter() - started
+        count = bounds[-1][1]
+        return 100.0 * sum(c for c, _ in done[:len(bounds)]) / count, sum(s for _, s in done[:len(bounds)]) / count
 
 
 def shrink_candidates(supernet: Supernet, config: SubnetConfig) -> list[SubnetConfig]:
@@ -89,6 +108,18 @@ def shrink_candidates(supernet: Supernet, config: SubnetConfig) -> list[SubnetCo
         if i > 0:
             candidates.append(SubnetConfig("candidate", {**config.channels, group.name: choices[i - 1]}))
     return candidates
+
+
+def race(held_out: HeldOut, parent: ChainEntry,
+         candidates: list[tuple[SubnetConfig, float]]) -> tuple[SubnetConfig, float]:
+    """The (candidate, cost) losing the least held-out loss per unit of cost saved: all scored on the first
+    chunk, the best ``KEEP`` of them on the whole split."""
+
+    def score(candidate: tuple[SubnetConfig, float], chunks: int | None = None) -> float:
+        lost = held_out(candidate[0], chunks)[1] - held_out(parent.config, chunks)[1]
+        return lost / (parent.cost - candidate[1])
+
+    return min(sorted(candidates, key=lambda c: score(c, chunks=1))[:KEEP], key=score)
 
 
 def progressive_search(supernet: Supernet, held_out: HeldOut, cost: CostFn, min_cost: float, threshold: float,
@@ -104,22 +135,17 @@ def progressive_search(supernet: Supernet, held_out: HeldOut, cost: CostFn, min_
         task = bar.add_task("search", total=most_steps, status="")
         while chain.entries[-1].cost > min_cost:
             last = chain.entries[-1]
-            best = None
-            for candidate in shrink_candidates(supernet, last.config):
-                c_cost = cost(candidate)
-                if c_cost >= last.cost:
-                    continue
-                c_top1, c_loss = held_out(candidate)
-                score = (c_loss - last.val_loss) / (last.cost - c_cost)
-                if best is None or score < best[0]:
-                    best = (score, candidate, c_cost, c_top1, c_loss)
-            if best is None:
+            candidates = [(c, cost(c)) for c in shrink_candidates(supernet, last.config)]
+            candidates = [(c, c_cost) for c, c_cost in candidates if c_cost < last.cost]
+            if not candidates:
                 break
-            _, candidate, c_cost, c_top1, c_loss = best
+            candidate, c_cost = race(held_out, last, candidates)
+            c_top1, c_loss = held_out(candidate)
             config = SubnetConfig(f"chain{len(chain.entries)}", dict(candidate.channels))
             chain.entries.append(ChainEntry(config, c_cost, c_top1, c_loss))
             if reference - c_top1 > threshold:
                 finetune([e.config for e in chain.entries])
+                held_out.forget()
                 c_top1, c_loss = held_out(config)
                 chain.entries[-1] = ChainEntry(config, chain.entries[-1].cost, c_top1, c_loss)
                 chain.finetunes.append(len(chain.entries) - 1)
