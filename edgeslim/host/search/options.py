@@ -22,7 +22,8 @@ class SearchOptions:
     ``start`` (``train --method pss``): ``full`` trains the full network alone and builds the dynamic network as
     the search shrinks it (each fine-tune trains the chain so far); ``usnet`` searches a finished US-Nets
     supernet. ``finetune_epochs`` may be a fraction of an epoch (None: 0.25 from the full network, 1 from a
-    US-Nets supernet)."""
+    US-Nets supernet). The joint training starts at ``final_lr_scale`` of the run's learning rate: it continues
+    from trained weights, so it restarts lower (bench/reports/pss_cifar10.md measures it)."""
 
     budgets: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
     unit: str = "fraction"
@@ -30,7 +31,7 @@ class SearchOptions:
     threshold: float = 1.0
     finetune_epochs: float | None = None
     final_epochs: int | None = None
-    final_lr_scale: float = 1.0
+    final_lr_scale: float = 0.3
     rank_steps: int = 150
     holdout_fraction: float = 0.15
     device: str = "auto"
