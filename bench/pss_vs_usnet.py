@@ -174,15 +174,12 @@ def report(results: dict, out: Path) -> None:
             gains = [p["top1"] - u["top1"] for p, u in zip(pss_row, us_row)]
             gains_all.append(np.mean(gains))
             print(f"| {budget} | {np.mean([p['mflops'] for p in pss_row]):.3f} | "
-                  f"{np.mean([p['top1'] for p in pss_row]):.2f} ± {np.std([p['top1'] for p in pss_row]):.2f} | "
-                  f"{np.mean([u['mflops'] for u in us_row]):.3f} | "
-                  f"{np.mean([u['top1'] for u in us_row]):.2f} ± {np.std([u['top1'] for u in us_row]):.2f} | "
-                  f"{np.mean(gains):+.2f} ± {np.std(gains):.2f} |")
+                  f"{_mean_se([p['top1'] for p in pss_row])} | {np.mean([u['mflops'] for u in us_row]):.3f} | "
+                  f"{_mean_se([u['top1'] for u in us_row])} | {_mean_se(gains, '+.2f')} |")
         per_seed = [np.mean([p["top1"] - u["top1"] for p, u in zip(r["pss"], r["usnet"])]) for r in runs]
-        spread = (f" (standard error of the average {np.std(per_seed, ddof=1) / np.sqrt(len(runs)):.2f})"
-                  if len(runs) > 1 else "")
-        print(f"average gain {np.mean(gains_all):+.2f} points, maximum {np.max(gains_all):+.2f}, "
-              f"minimum {np.min(gains_all):+.2f}; per seed {', '.join(f'{g:+.2f}' for g in per_seed)}{spread}")
+        print(f"(± standard error over {len(runs)} seeds) average gain {_mean_se(per_seed, '+.2f')} points, "
+              f"maximum {np.max(gains_all):+.2f}, minimum {np.min(gains_all):+.2f}; per seed "
+              f"{', '.join(f'{g:+.2f}' for g in per_seed)}")
         joint = [r for r in runs if "before_joint" in r]
         if joint:
             before = [np.mean([r["before_joint"][i]["top1"] for r in joint]) for i in range(len(BUDGETS))]
@@ -191,9 +188,11 @@ def report(results: dict, out: Path) -> None:
                   + ", ".join(f"{b:.2f} → {a:.2f}" for b, a in zip(before, after)))
             split = {k: np.mean([_seconds(r["search"]["seconds"], k) for r in joint])
                      for k in ("rank", "candidates", "finetunes", "final")}
-            print(f"time: training before the search {np.mean([r['supernet_seconds'] for r in joint]):.0f} s; "
+            before = np.mean([r["supernet_seconds"] for r in joint])
+            print(f"time: training before the search {before:.0f} s; "
                   f"search {', '.join(f'{k} {v:.0f} s' for k, v in split.items())}; "
-                  f"{np.mean([r['search']['candidates'] for r in joint]):.0f} candidates measured")
+                  f"{np.mean([r['search']['candidates'] for r in joint]):.0f} candidates measured; ranking and "
+                  f"candidates {(split['rank'] + split['candidates']) / before:.2f}× the training before them")
         print(f"search: fine-tunes {[r['search']['finetunes'] for r in runs]}, "
               f"search seconds {[r['search']['seconds']['total'] for r in runs]}, "
               f"pss wall {[r['pss_seconds'] for r in runs]} s, usnet wall {[r['usnet_seconds'] for r in runs]} s "
@@ -203,14 +202,20 @@ def report(results: dict, out: Path) -> None:
             print("|---|---|---|---|")
             for u, s in zip(first["usnet_widths"], first["single"]):
                 print(f"| {u['name']} | {u['mflops']:.3f} | {u['top1']:.2f} | {s['top1']:.2f} |")
-            best = max(s["top1"] for s in first["single"])
-            headroom = [best - u["top1"] for u in first["usnet"]]  # same seed, so the same data split
-            print(f"\nheadroom (first seed): the best individually trained width reaches {best:.2f}; US-Nets is "
-                  f"{', '.join(f'{h:.2f}' for h in headroom)} points below it at the budgets — an average gain "
-                  f"above {np.mean(headroom):.2f} needs sub-nets better than every network trained alone")
+            alone = [max((s["top1"] for s in first["single"] if s["mflops"] <= p["mflops"] * 1.001), default=None)
+                     for p in first["pss"]]  # same seed, so the same data split
+            print("\nheadroom (first seed): pss − the best width trained alone within each budget's MFLOPs: "
+                  + ", ".join("none fits" if a is None else f"{p['top1'] - a:+.2f} ({a:.2f})"
+                              for p, a in zip(first["pss"], alone)))
             plot_accuracy({"US-Nets (one supernet)": first["usnet_widths"], "individually trained": first["single"]},
                           out / f"usnet_vs_single_{data}.png", f"{data}: US-Nets vs individually trained")
         plot_chain(first, out / f"pss_chain_{data}.png", data)
+
+
+def _mean_se(values: list[float], spec: str = ".2f") -> str:
+    """``mean ± standard error`` (the mean alone for one value)."""
+    mean = format(float(np.mean(values)), spec)
+    return f"{mean} ± {np.std(values, ddof=1) / np.sqrt(len(values)):.2f}" if len(values) > 1 else mean
 
 
 def _seconds(seconds: dict, phase: str) -> float:
