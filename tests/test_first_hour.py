@@ -208,10 +208,10 @@ def test_help_shows_defaults_and_a_bare_command_its_usage():
     train = " ".join(run_cli("train", "--help").stdout.split())
     for default in ("pss: supernet + joint training) (default 30)", "cosine schedule (default 0.1)",
                     "batch size (default 64)", "and report (default 0.25,0.5,0.75,1)", "(default runs/<data>-<method>)",
-                    "and sampling (default 0)", "recalibration (default 2000)", "(default 150)"):
+                    "and sampling (default 0)", "recalibration (default 2000)", "(default 50)"):
         assert default in train, default
     search = " ".join(run_cli("search", "--help").stdout.split())
-    assert "(default 150)" in search and "(default 10)" in search and "(default 0.25,0.5,0.75,1)" in search
+    assert "(default 50)" in search and "(default 10)" in search and "(default 0.25,0.5,0.75,1)" in search
     assert "default: the target's" in " ".join(run_cli("run", "--help").stdout.split())
     bare = run_cli()
     assert bare.returncode == 2 and "usage: edgeslim" in bare.stderr and "train" in bare.stderr

@@ -32,7 +32,7 @@ class SearchOptions:
     finetune_epochs: float | None = None
     final_epochs: int | None = None
     final_lr_scale: float = 0.3
-    rank_steps: int = 150
+    rank_steps: int = 50
     holdout_fraction: float = 0.15
     device: str = "auto"
     start: str = "full"

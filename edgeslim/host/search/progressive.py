@@ -30,9 +30,9 @@ from edgeslim.host.search.costs import CostFn
 from edgeslim.subnets import SubnetConfig
 
 MIN_HELD_OUT = 32  # fewer images give BN batch statistics too noisy to rank candidates
-MIN_CHUNK, MAX_CHUNK = 128, 512  # images per forward pass of a candidate (each chunk's own BN statistics)
-RACE_CHUNKS = 4  # the held-out split is cut into this many chunks where it has enough images
-KEEP = 3  # candidates measured on the whole held-out split after the race on its first chunk
+MIN_CHUNK, MAX_CHUNK = 96, 512  # images per forward pass of a candidate (each chunk's own BN statistics)
+RACE_CHUNKS = 6  # the held-out split is cut into this many chunks where it has enough images
+KEEP = 2  # candidates measured on the whole held-out split after the race on its first chunk
 
 
 @dataclass
@@ -58,14 +58,15 @@ class HeldOut:
     Results are kept per configuration until ``forget`` (call it when the weights change), so a configuration
     first measured on a few chunks is completed without measuring those again."""
 
-    def __init__(self, supernet: Supernet, x_val: np.ndarray, y_val: np.ndarray):
+    def __init__(self, supernet: Supernet, x_val: np.ndarray, y_val: np.ndarray, race_chunks: int = RACE_CHUNKS,
+                 min_chunk: int = MIN_CHUNK):
         if len(y_val) < MIN_HELD_OUT:
             raise EdgeslimError(f"the search's held-out split has {len(y_val)} images; it needs {MIN_HELD_OUT} or "
                                 "more: use more training data or a larger holdout_fraction")
         device = next(supernet.parameters()).device
         self.supernet = supernet
         self.x, self.y = torch.from_numpy(x_val).to(device), torch.from_numpy(y_val).to(device)
-        chunks = min(max(1, len(y_val) // MIN_CHUNK), max(RACE_CHUNKS, -(-len(y_val) // MAX_CHUNK)))
+        chunks = min(max(1, len(y_val) // min_chunk), max(race_chunks, -(-len(y_val) // MAX_CHUNK)))
         size = -(-len(y_val) // chunks)  # equal chunks: no small last batch with noisy statistics
         self.bounds = [(i, min(i + size, len(y_val))) for i in range(0, len(y_val), size)]
         self.bns = [m for m in supernet.modules() if isinstance(m, SlimBatchNorm2d)]
@@ -110,16 +111,16 @@ def shrink_candidates(supernet: Supernet, config: SubnetConfig) -> list[SubnetCo
     return candidates
 
 
-def race(held_out: HeldOut, parent: ChainEntry,
-         candidates: list[tuple[SubnetConfig, float]]) -> tuple[SubnetConfig, float]:
+def race(held_out: HeldOut, parent: ChainEntry, candidates: list[tuple[SubnetConfig, float]],
+         keep: int = KEEP) -> tuple[SubnetConfig, float]:
     """The (candidate, cost) losing the least held-out loss per unit of cost saved: all scored on the first
-    chunk, the best ``KEEP`` of them on the whole split."""
+    chunk, the best ``keep`` of them on the whole split."""
 
     def score(candidate: tuple[SubnetConfig, float], chunks: int | None = None) -> float:
         lost = held_out(candidate[0], chunks)[1] - held_out(parent.config, chunks)[1]
         return lost / (parent.cost - candidate[1])
 
-    return min(sorted(candidates, key=lambda c: score(c, chunks=1))[:KEEP], key=score)
+    return min(sorted(candidates, key=lambda c: score(c, chunks=1))[:keep], key=score)
 
 
 def progressive_search(supernet: Supernet, held_out: HeldOut, cost: CostFn, min_cost: float, threshold: float,

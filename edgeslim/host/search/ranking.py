@@ -35,7 +35,7 @@ def _noise_sites(supernet: Supernet) -> dict[str, list[tuple[torch.nn.Module, in
     return {group: found[True] or found[False] for group, found in sites.items()}
 
 
-def rank_blocks(supernet: Supernet, batches: Batches, steps: int = 150, noise_reward: float = 1.0,
+def rank_blocks(supernet: Supernet, batches: Batches, steps: int = 50, noise_reward: float = 1.0,
                 lr: float = 0.05, seed: int = 0, show_progress: bool = True) -> dict[str, torch.Tensor]:
     """Train the noise scales at full width; return each group's channel order, most important first."""
     with seeded(seed):  # the noise samples
