@@ -1,14 +1,15 @@
 """Do the search's shortcuts in measuring candidates pick what BN recalibration over the whole split would?
 
-    python bench/search_fidelity.py RUN_DIR [--every 3]
+    python bench/search_fidelity.py RUN_DIR [--every 3] [--races 4x3,6x2]
 
 Replays the search chain recorded in RUN_DIR's run.json (a ``train --method pss`` run). At every ``--every``-th
 step it scores each shrink candidate (held-out loss increase per MFLOP saved) three ways: the reference,
 BN recalibrated on 512 training images and then evaluated on the held-out split (the search before issue #17);
 ``HeldOut`` over the whole split (BN on each held-out chunk's batch statistics, one pass); and the race the
-search runs (every candidate on the first chunk, the best ``KEEP`` on the rest). Prints how often each picks the
-reference's candidate, whether the reference's pick is in the one-pass top 3, the rank correlation, the
-reference-score regret of each pick, and the seconds each took.
+search runs (every candidate on the first chunk, the best ``KEEP`` on the rest), and any other races of
+``--races`` (CHUNKSxKEEP: the held-out split cut into that many chunks, the best KEEP of the first raced on the
+rest). Prints how often each picks the reference's candidate, whether the reference's pick is in the one-pass
+top 3, the rank correlation, the reference-score regret of each pick, and the seconds each took.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from scipy.stats import spearmanr
 from edgeslim import load_run
 from edgeslim.host.data import load_dataset
 from edgeslim.host.search.costs import mflops_cost
-from edgeslim.host.search.progressive import KEEP, ChainEntry, HeldOut, race, shrink_candidates
+from edgeslim.host.search.progressive import KEEP, RACE_CHUNKS, ChainEntry, HeldOut, race, shrink_candidates
 from edgeslim.subnets import SubnetConfig
 
 
@@ -32,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir")
     parser.add_argument("--every", type=int, default=3, help="replay every N-th step of the chain")
+    parser.add_argument("--races", default="", help="more races to compare, CHUNKSxKEEP,... (e.g. 6x2,8x2)")
     args = parser.parse_args()
     run = load_run(args.run_dir)
     supernet, info = run.supernet, run.info
@@ -50,10 +52,14 @@ def main() -> None:
         return float(F.cross_entropy(logits, y_val_t))
 
     one_pass = HeldOut(supernet, dataset.normalize(x_val), y_val)
-    raced_held_out = HeldOut(supernet, dataset.normalize(x_val), y_val)
+    races = {"race": (RACE_CHUNKS, KEEP)}
+    races.update({f"race {r}": tuple(map(int, r.split("x"))) for r in args.races.split(",") if r})
+    raced = {name: HeldOut(supernet, dataset.normalize(x_val), y_val, chunks, min_chunk=1)
+             for name, (chunks, _) in races.items()}
+    raced["race"] = HeldOut(supernet, dataset.normalize(x_val), y_val)  # the search's own
     cost = mflops_cost(supernet)
     chain = info["search"]["chain"]
-    methods = ("reference", "one pass", "race")
+    methods = ("reference", "one pass", *races)
     agree, regrets, seconds = {m: 0 for m in methods}, {m: [] for m in methods}, {m: 0.0 for m in methods}
     top3, rhos, steps = 0, [], 0
     for i in range(0, len(chain) - 1, args.every):
@@ -70,12 +76,13 @@ def main() -> None:
             scores[name] = np.array([measure(c) - base for c in candidates]) / saved
             seconds[name] += time.perf_counter() - started
             picks[name] = int(scores[name].argmin())
-        started = time.perf_counter()
-        raced_held_out(parent)  # the search has the parent measured already: counted here all the same
-        picked, _ = race(raced_held_out, ChainEntry(parent, parent_cost, 0.0, 0.0),
-                         [(c, cost(c)) for c in candidates])
-        picks["race"] = candidates.index(picked)
-        seconds["race"] += time.perf_counter() - started
+        for name, (_, keep) in races.items():
+            started = time.perf_counter()
+            raced[name](parent)  # the search has the parent measured already: counted here all the same
+            picked, _ = race(raced[name], ChainEntry(parent, parent_cost, 0.0, 0.0),
+                             [(c, cost(c)) for c in candidates], keep)
+            picks[name] = candidates.index(picked)
+            seconds[name] += time.perf_counter() - started
         best = picks["reference"]
         for name in methods:
             agree[name] += int(picks[name] == best)
@@ -84,17 +91,20 @@ def main() -> None:
         top3 += int(best in np.argsort(scores["one pass"])[:3])
         rhos.append(spearmanr(scores["reference"], scores["one pass"]).correlation)
         steps += 1
-        print(f"step {i}: {len(candidates)} candidates, one pass picks the reference's "
-              f"{picks['one pass'] == best}, the race {picks['race'] == best}", flush=True)
-    print(f"\n{args.run_dir}: {steps} steps of the chain replayed, {len(y_val)} held-out images in "
-          f"{len(raced_held_out.bounds)} chunks, the best {KEEP} of the first chunk raced on the rest")
-    print("| | reference (recalibrate on 512, evaluate) | one pass (held-out batch statistics) | race |")
-    print("|---|---|---|---|")
-    print(f"| seconds | {seconds['reference']:.1f} | {seconds['one pass']:.1f} | {seconds['race']:.1f} |")
-    print(f"| picks the reference's candidate | {steps}/{steps} | {agree['one pass']}/{steps} | "
-          f"{agree['race']}/{steps} |")
-    print(f"| reference's pick in the one-pass top 3 | | {top3}/{steps} | |")
-    print(f"| Spearman ρ with the reference's scores | 1 | {np.mean(rhos):.3f} (min {np.min(rhos):.3f}) | |")
+        print(f"step {i}: {len(candidates)} candidates; picks the reference's: "
+              + ", ".join(f"{m} {picks[m] == best}" for m in methods[1:]), flush=True)
+    print(f"\n{args.run_dir}: {steps} steps of the chain replayed, {len(y_val)} held-out images")
+    blank = " |" * len(races)
+    print("| | reference (recalibrate on 512, evaluate) | one pass (held-out batch statistics) | "
+          + " | ".join(f"{m}: {len(raced[m].bounds)} chunks of {raced[m].bounds[0][1]}, best {k} on the rest"
+                       for m, (_, k) in races.items()) + " |")
+    print("|---" * (len(methods) + 1) + "|")
+    print("| seconds | " + " | ".join(f"{seconds[m]:.1f}" for m in methods) + " |")
+    print(f"| images forwarded | | {one_pass.images} | " + " | ".join(str(raced[m].images) for m in races) + " |")
+    print(f"| picks the reference's candidate | {steps}/{steps} | "
+          + " | ".join(f"{agree[m]}/{steps}" for m in methods[1:]) + " |")
+    print(f"| reference's pick in the one-pass top 3 | | {top3}/{steps} |{blank}")
+    print(f"| Spearman ρ with the reference's scores | 1 | {np.mean(rhos):.3f} (min {np.min(rhos):.3f}) |{blank}")
     print("| reference held-out loss lost by its pick | 0 | "
           + " | ".join(f"{np.mean(regrets[m]):.5f} (max {np.max(regrets[m]):.5f})" for m in methods[1:]) + " |")
 
