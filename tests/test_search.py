@@ -16,7 +16,7 @@ from edgeslim.host.models import build_supernet
 from edgeslim.host.nn import count_cost
 from edgeslim.host.runs import load_run
 from edgeslim.host.search.costs import layer_mmacs
-from edgeslim.host.search.progressive import RACE_CHUNKS, ChainEntry, HeldOut, progressive_search
+from edgeslim.host.search.progressive import MIN_CHUNK, RACE_CHUNKS, ChainEntry, HeldOut, progressive_search
 from edgeslim.host.search.ranking import rank_blocks
 from edgeslim.host.search.reselect import holdout_margin, pareto_front, reselect
 from edgeslim.host.train.bootstrap import EmaTeacher
@@ -115,6 +115,8 @@ def test_held_out_completes_a_configuration_raced_on_its_first_chunk_without_mea
     config = SubnetConfig("narrow", {g.name: g.choices()[len(g.choices()) // 2] for g in supernet.space.groups})
     held_out = HeldOut(supernet, x, y)
     assert len(held_out.bounds) == RACE_CHUNKS and held_out.bounds[-1][1] == len(y)
+    assert len(HeldOut(supernet, x, y, race_chunks=3).bounds) == 3
+    assert len(HeldOut(supernet, x[:200], y[:200]).bounds) == 200 // MIN_CHUNK  # no chunk below MIN_CHUNK images
     first = held_out(config, chunks=1)
     assert held_out.images == held_out.bounds[0][1] < len(y)
     whole = held_out(config)
