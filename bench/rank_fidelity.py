@@ -28,12 +28,13 @@ from edgeslim.host.search.ranking import rank_blocks
 from edgeslim.host.train.steps import Batches
 
 
-def ranked(run_dir: str, steps: int, seed: int) -> tuple[object, dict, float]:
-    """The run reloaded and ranked with ``steps`` steps of noise ``seed``: (run, block orders, seconds)."""
+def ranked(run_dir: str, steps: int, seed: int) -> tuple[object, dict, float, HeldOut]:
+    """The run reloaded and ranked with ``steps`` steps of noise ``seed``: (run, block orders, seconds, its
+    held-out split)."""
     run = load_run(run_dir)
     supernet, info = run.supernet, run.info
     dataset = load_dataset(info["data"], info["options"]["seed"])
-    x_train, y_train, _, _ = dataset.holdout(info["options"]["val_fraction"], info["options"]["seed"])
+    x_train, y_train, x_val, y_val = dataset.holdout(info["options"]["val_fraction"], info["options"]["seed"])
     batches = Batches(dataset, info["options"]["batch_size"], info["options"]["augment"], x_train, y_train)
     started = time.perf_counter()
     supernet.recalibrate_bn(supernet.space.largest(), calibration_batches(dataset, 1024))
@@ -41,7 +42,7 @@ def ranked(run_dir: str, steps: int, seed: int) -> tuple[object, dict, float]:
     if steps:
         orders = rank_blocks(supernet, batches, steps, seed=seed, show_progress=False)
         supernet.permute_channels(orders)
-    return run, orders, time.perf_counter() - started
+    return run, orders, time.perf_counter() - started, HeldOut(supernet, dataset.normalize(x_val), y_val)
 
 
 def top_half_agreement(a: dict, b: dict, run) -> float:
@@ -73,10 +74,7 @@ def main() -> None:
     rows = []
     for steps in sorted(steps_list, reverse=True):
         for seed in seeds if steps else seeds[:1]:
-            run, orders, seconds = ranked(args.run_dir, steps, seed)
-            dataset = load_dataset(run.info["data"], run.info["options"]["seed"])
-            _, _, x_val, y_val = dataset.holdout(run.info["options"]["val_fraction"], run.info["options"]["seed"])
-            held_out = HeldOut(run.supernet, dataset.normalize(x_val), y_val)
+            run, orders, seconds, held_out = ranked(args.run_dir, steps, seed)
             measured = [held_out(run.supernet.space.uniform(w)) for w in widths]
             reference = reference or orders
             agreement = top_half_agreement(orders, reference, run) if orders else float("nan")
@@ -84,7 +82,7 @@ def main() -> None:
             print(f"{steps} steps, seed {seed}: {seconds:.1f} s, "
                   + ", ".join(f"w{w:g} loss {loss:.4f} top-1 {top1:.2f}" for w, (top1, loss) in zip(widths, measured)),
                   flush=True)
-    print(f"\n{args.run_dir}: held-out split of {len(y_val)} images, BN on its batch statistics")
+    print(f"\n{args.run_dir}: held-out split of {len(held_out.y)} images, BN on its batch statistics")
     print("| ranking steps | noise seed | seconds | top-half agreement with the first row | "
           + " | ".join(f"w{w:g} held-out loss / top-1" for w in widths) + " |")
     print("|---" * (4 + len(widths)) + "|")

@@ -15,6 +15,7 @@ top 3, the rank correlation, the reference-score regret of each pick, and the se
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 import numpy as np
@@ -53,10 +54,13 @@ def main() -> None:
 
     one_pass = HeldOut(supernet, dataset.normalize(x_val), y_val)
     races = {"race": (RACE_CHUNKS, KEEP)}
-    races.update({f"race {r}": tuple(map(int, r.split("x"))) for r in args.races.split(",") if r})
-    raced = {name: HeldOut(supernet, dataset.normalize(x_val), y_val, chunks, min_chunk=1)
-             for name, (chunks, _) in races.items()}
-    raced["race"] = HeldOut(supernet, dataset.normalize(x_val), y_val)  # the search's own
+    for r in (r for r in args.races.split(",") if r):
+        if not re.fullmatch(r"[1-9]\d*x[1-9]\d*", r):
+            parser.error(f"--races {r}: expected CHUNKSxKEEP, e.g. 6x2")
+        races[f"race {r}"] = tuple(map(int, r.split("x")))
+    raced = {"race": HeldOut(supernet, dataset.normalize(x_val), y_val)}  # the search's own
+    raced.update({name: HeldOut(supernet, dataset.normalize(x_val), y_val, chunks, min_chunk=1)
+                  for name, (chunks, _) in races.items() if name != "race"})
     cost = mflops_cost(supernet)
     chain = info["search"]["chain"]
     methods = ("reference", "one pass", *races)
