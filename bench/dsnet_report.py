@@ -14,9 +14,11 @@ Per dataset: trains `usnet` and `dsnet` (same model, epochs, seed), then reports
    (1 - ms_gated / ms_equal) / (1 - MACs_gated / MACs_equal), goal >= 0.8; and the same efficiency for one
    image routed to the narrowest instead of the widest width (what every routing decision saves), and of gated
    inference against always running the widest width;
-3. headroom: an oracle router's top-1 and MFLOPs, how well the gate separates hard images (ROC AUC), and a
-   confidence cascade (the narrowest width first, its least confident images escalated to a wider width's
-   remainder) against the static widths at equal MACs.
+3. the confidence cascade through the bundle (``routing="cascade"``: the narrowest width first, the images below
+   the threshold calibrated at training for each share also through the widest width's remainder): top-1,
+   average MACs and the gain at equal MACs (host, run.json), the share escalated, top-1 and latency on the device,
+   and the same latency efficiencies as the heads';
+4. headroom: an oracle router's top-1 and MFLOPs, and how well the gate separates hard images (ROC AUC).
 """
 
 from __future__ import annotations
@@ -59,36 +61,42 @@ def equal_accuracy(top1: float, ladder: list[dict]) -> tuple[float, float] | Non
 
 
 def measure_latency(bundle: Path, backend: str, x: np.ndarray, y: np.ndarray, heads: list[str],
-                    passes: int = 3) -> dict:
-    """Per mode (every static width, every head): the mean latency over the test images, one image per call;
-    the median of ``passes`` passes, each running the modes in a new random order after a warm-up pass."""
+                    shares: list[float], passes: int = 3) -> dict:
+    """Per mode (every static width, every head, the cascade at every share): the mean latency over the test
+    images, one image per call; the median of ``passes`` passes, each running the modes in a new random order
+    after a warm-up pass (which also counts top-1 and, for the cascade, the share escalated)."""
     from edgeslim.device.runtime import DynamicModel
 
     model = DynamicModel.open(bundle, backend=backend, threads=1)
-    modes = [("fixed", w) for w in model.widths] + [("gate", h) for h in heads]
+    modes = [("fixed", w) for w in model.widths] + [("gate", h) for h in heads] + [("cascade", s) for s in shares]
     means = np.zeros((passes, len(modes), 2))
-    correct = np.zeros(len(modes))
+    correct, escalated = np.zeros(len(modes)), np.zeros(len(modes))
     rng = np.random.default_rng(0)
     for p in range(-1, passes):
         for m in rng.permutation(len(modes)):
             routing, name = modes[m]
-            model.set_routing(routing, None if routing == "fixed" else name)
+            if routing == "cascade":
+                model.set_routing(routing, escalate=name)
+            else:
+                model.set_routing(routing, None if routing == "fixed" else name)
             model.set_width(name if routing == "fixed" else model.widths[-1])
             times = np.zeros((len(x), 2))
             for i, image in enumerate(x):
                 logits = model(image[None])
                 times[i] = model.last_ms, model.last_gate_ms
                 correct[m] += p == 0 and int(np.argmax(logits) == y[i])
+                escalated[m] += p == 0 and model.last_width != model.widths[0]
             if p >= 0:
                 means[p, m] = times.mean(0)
     ms = np.median(means, 0)
-    result = {"widths": {}, "heads": {}}
+    result = {"widths": {}, "heads": {}, "cascade": {}}
     for m, (routing, name) in enumerate(modes):
         if routing == "fixed":
             result["widths"][name] = float(ms[m, 0])
         else:
-            result["heads"][name] = {"ms": float(ms[m, 0]), "gate_ms": float(ms[m, 1]),
-                                     "top1": 100.0 * correct[m] / len(x)}
+            result["heads" if routing == "gate" else "cascade"][name] = {
+                "ms": float(ms[m, 0]), "gate_ms": float(ms[m, 1]), "top1": 100.0 * correct[m] / len(x),
+                "escalated": escalated[m] / len(x)}
     return result
 
 
@@ -98,7 +106,7 @@ def gate_diagnostics(run_dir: Path) -> dict:
     from sklearn.metrics import roc_auc_score
 
     from edgeslim.host.data import load_dataset
-    from edgeslim.host.gate.routing import RouteCache, ladder_macs, routed_metrics
+    from edgeslim.host.gate.routing import RouteCache, ladder_macs, narrow_confidence, routed_metrics
     from edgeslim.host.runs import load_run
 
     run = load_run(run_dir)
@@ -112,35 +120,12 @@ def gate_diagnostics(run_dir: Path) -> dict:
     narrow_wrong = ~right[:, 0]
     head = run.supernet.gate.heads[gate["default"]]
     score = head(cache.hidden).softmax(1)[:, 1:].sum(1).detach().numpy()  # P(anything wider than the narrowest)
-    confidence = cache.logits[:, 0].softmax(1).max(1).values.numpy()
 
     def auc(score: np.ndarray) -> float | None:
         return round(float(roc_auc_score(narrow_wrong, score)), 3) if 0 < narrow_wrong.sum() < len(score) else None
 
     return {"oracle": routed_metrics(cache, oracle, macs), "narrow_wrong_pct": round(100 * narrow_wrong.mean(), 2),
-            "gate_auc": auc(score), "narrow_confidence_auc": auc(-confidence),
-            "cascade": cascade(run.supernet, ladder, cache, confidence, right)}
-
-
-def cascade(supernet, ladder, cache, confidence: np.ndarray, right: np.ndarray) -> list[dict]:
-    """A confidence cascade instead of the gate: every image runs the narrowest width; the least confident
-    ``escalated`` share runs a wider width's remainder on the same gate features (the prefix is computed once).
-    Top-1 and average MFLOPs per wider width and share escalated."""
-    from edgeslim.host.gate.split import prefix_layers
-    from edgeslim.host.nn.cost import count_cost, layer_costs
-
-    shared = set(prefix_layers(supernet.net, supernet.gate_point))
-    remainder = [sum(c.macs for n, c in layer_costs(supernet, config).items() if n not in shared) for config in ladder]
-    narrow = float(count_cost(supernet, ladder[0]).macs) - supernet.gate.macs()  # the cascade needs no gate
-    rows = []
-    for wide in range(1, len(ladder)):
-        for escalated in (0.1, 0.2, 0.3, 0.5):
-            up = confidence <= np.quantile(confidence, escalated)
-            correct = np.where(up, right[:, wide], right[:, 0])
-            rows.append({"to": ladder[wide].name, "escalated": round(float(up.mean()), 3),
-                         "top1": round(100 * float(correct.mean()), 2),
-                         "mflops": round((narrow + up.mean() * remainder[wide]) / 1e6, 4)})
-    return rows
+            "gate_auc": auc(score), "narrow_confidence_auc": auc(-narrow_confidence(cache))}
 
 
 def run_case(data: str, epochs: int, workdir: Path, model: str, lr: str | None = None) -> dict:
@@ -164,46 +149,54 @@ def run_case(data: str, epochs: int, workdir: Path, model: str, lr: str | None =
     ds, us = runs["dsnet"], runs["usnet"]
     static = [{"name": c["name"], **c["meta"]} for c in ds["configs"]]
     usnet = [{"name": c["name"], **c["meta"]} for c in us["configs"]]
+
+    def gains(top1: float, mflops: float) -> dict:
+        """Top-1 gain over the static dsnet widths and over usnet at equal MACs (interpolated)."""
+        return {f"gain_vs_{name}": round(top1 - interp(mflops, [s["mflops"] for s in curve],
+                                                       [s["top1"] for s in curve]), 2)
+                for name, curve in (("static", static), ("usnet", usnet))}
+
     heads = ds["gate"]["heads"]
-    accuracy = []
-    for h in heads:
-        accuracy.append({"head": h["name"], "complexity_weight": h["complexity_weight"], "top1": h["top1"],
-                         "mflops": h["mflops"], "share": h["share"],
-                         "gain_vs_static": round(h["top1"] - interp(h["mflops"], [s["mflops"] for s in static],
-                                                                     [s["top1"] for s in static]), 2),
-                         "gain_vs_usnet": round(h["top1"] - interp(h["mflops"], [s["mflops"] for s in usnet],
-                                                                    [s["top1"] for s in usnet]), 2)})
+    accuracy = [{"head": h["name"], "complexity_weight": h["complexity_weight"], "top1": h["top1"],
+                 "mflops": h["mflops"], "share": h["share"], **gains(h["top1"], h["mflops"])} for h in heads]
+    points = ds["gate"]["cascade"]["points"]
+    cascade = [{"share": p["share"], "escalated": p["escalated"], "top1": p["top1"], "mflops": p["mflops"],
+                **gains(p["top1"], p["mflops"])} for p in points]
     x, y = validation_data(ds, 0)
     diagnostics = gate_diagnostics(workdir / f"{stem}-dsnet")
-    for row in diagnostics["cascade"]:
-        row["gain_vs_static"] = round(row["top1"] - interp(row["mflops"], [s["mflops"] for s in static],
-                                                           [s["top1"] for s in static]), 2)
     latency = {}
     for backend in ("tflite", "executorch"):
-        measured = measure_latency(bundle, backend, x, y, [h["name"] for h in heads])
+        measured = measure_latency(bundle, backend, x, y, [h["name"] for h in heads], [p["share"] for p in points])
         ladder = [{**s, "ms": measured["widths"][s["name"]]} for s in static]
-        rows = []
-        for h in heads:
-            m = measured["heads"][h["name"]]
-            row = {"head": h["name"], "top1": round(m["top1"], 2), "mflops": h["mflops"], "ms": round(m["ms"], 4),
-                   "gate_ms": round(m["gate_ms"], 4)}
-            wide = ladder[-1]
-            if h["mflops"] < 0.99 * wide["mflops"]:  # against always running the widest width
-                row["efficiency_vs_widest"] = round((1 - m["ms"] / wide["ms"]) / (1 - h["mflops"] / wide["mflops"]), 2)
-            eq = equal_accuracy(m["top1"], ladder)
-            if eq is not None:
-                macs_saving, ms_saving = 1 - h["mflops"] / eq[0], 1 - m["ms"] / eq[1]
-                row.update(equal_mflops=round(eq[0], 4), equal_ms=round(eq[1], 4),
-                           macs_saving=round(macs_saving, 4), ms_saving=round(ms_saving, 4),
-                           efficiency=round(ms_saving / macs_saving, 2) if macs_saving > 0.01 else None)
-            rows.append(row)
+        rows = [{"head": h["name"], **latency_row(measured["heads"][h["name"]], h["mflops"], ladder)} for h in heads]
+        cascade_rows = [{"share": p["share"], **latency_row(measured["cascade"][p["share"]], p["mflops"], ladder)}
+                        for p in points]
         narrow, wide = ladder[0], ladder[-1]
         routing_efficiency = (1 - narrow["ms"] / wide["ms"]) / (1 - narrow["mflops"] / wide["mflops"])
         latency[backend] = {"widths": {s["name"]: round(s["ms"], 4) for s in ladder}, "heads": rows,
-                            "routing_efficiency": round(routing_efficiency, 2)}
+                            "cascade": cascade_rows, "routing_efficiency": round(routing_efficiency, 2)}
     return {"data": stem, "model": model, "epochs": epochs, "test_images": len(x), "static": static, "usnet": usnet,
-            "accuracy": accuracy, "latency": latency, "diagnostics": diagnostics,
-            "gate_mflops": ds["gate"]["gate_mflops"], "default_head": ds["gate"]["default"]}
+            "accuracy": accuracy, "cascade": cascade, "cascade_default": ds["gate"]["cascade"]["default"],
+            "latency": latency, "diagnostics": diagnostics, "gate_mflops": ds["gate"]["gate_mflops"],
+            "default_head": ds["gate"]["default"]}
+
+
+def latency_row(m: dict, mflops: float, ladder: list[dict]) -> dict:
+    """One routing mode measured on the device (``m``: ms, gate ms, top-1, share escalated) at ``mflops``: its
+    latency saving over always running the widest width and over the static width of equal top-1, each divided
+    by the MACs saving (the efficiency)."""
+    row = {"top1": round(m["top1"], 2), "escalated": round(m["escalated"], 3), "mflops": mflops,
+           "ms": round(m["ms"], 4), "gate_ms": round(m["gate_ms"], 4)}
+    wide = ladder[-1]
+    if mflops < 0.99 * wide["mflops"]:
+        row["efficiency_vs_widest"] = round((1 - m["ms"] / wide["ms"]) / (1 - mflops / wide["mflops"]), 2)
+    eq = equal_accuracy(m["top1"], ladder)
+    if eq is not None:
+        macs_saving, ms_saving = 1 - mflops / eq[0], 1 - m["ms"] / eq[1]
+        row.update(equal_mflops=round(eq[0], 4), equal_ms=round(eq[1], 4), macs_saving=round(macs_saving, 4),
+                   ms_saving=round(ms_saving, 4),
+                   efficiency=round(ms_saving / macs_saving, 2) if macs_saving > 0.01 else None)
+    return row
 
 
 def report(cases: list[dict]) -> str:
@@ -228,25 +221,29 @@ def report(cases: list[dict]) -> str:
                   f"{d['oracle']['mflops']:.3f} MFLOPs. The default head's P(wider) separates those images with "
                   f"ROC AUC {d['gate_auc']}; the narrowest width's own confidence would give "
                   f"{d['narrow_confidence_auc']}.", "",
-                  "A confidence cascade instead of the gate (every image runs the narrowest width; the least "
-                  "confident share also runs a wider width's remainder on the same gate features):", "",
-                  "| escalated to | share escalated | avg MFLOPs | top-1 % | gain vs static, equal MACs |",
-                  "|---|---:|---:|---:|---:|"]
-        lines += [f"| {r['to']} | {100 * r['escalated']:.0f} % | {r['mflops']:.3f} | {r['top1']:.2f} | "
-                  f"{r['gain_vs_static']:+.2f} |" for r in d["cascade"]]
+                  "The confidence cascade (`--routing cascade`): every image runs the narrowest width; below the "
+                  "threshold calibrated on held-out images for the share, also the widest width's remainder on "
+                  f"the same gate features (the run's default share: {100 * c['cascade_default']:.0f} %):", "",
+                  "| share (calibrated) | escalated (test) | avg MFLOPs | top-1 % | gain vs static, equal MACs | "
+                  "gain vs usnet, equal MACs |", "|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {100 * r['share']:.0f} % | {100 * r['escalated']:.1f} % | {r['mflops']:.3f} | {r['top1']:.2f} | "
+                  f"{r['gain_vs_static']:+.2f} | {r['gain_vs_usnet']:+.2f} |" for r in c["cascade"]]
         for backend, lat in c["latency"].items():
             widths = ", ".join(f"{w} {ms:.3f}" for w, ms in lat["widths"].items())
             lines += ["", f"**{backend}** static widths (gate program + remainder), mean ms: {widths}. "
                       "An image the gate sends to the narrowest instead of the widest width saves latency with "
                       f"efficiency "
                       f"{lat['routing_efficiency']:.2f} (latency saving / MACs saving, gate program included).", "",
-                      "| head | top-1 % | mean ms | gate ms | static of equal top-1: MFLOPs / ms | MACs saving | "
+                      "| routing | top-1 % | mean ms | gate ms | static of equal top-1: MFLOPs / ms | MACs saving | "
                       "latency saving | efficiency | efficiency vs widest |",
                       "|---|---:|---:|---:|---|---:|---:|---:|---:|"]
-            for r in lat["heads"]:
+            modes = [(f"head {r['head']}", r) for r in lat["heads"]]
+            modes += [(f"cascade {100 * r['share']:.0f} % ({100 * r['escalated']:.1f} % escalated)", r)
+                      for r in lat["cascade"]]
+            for name, r in modes:
                 eq = f"{r['equal_mflops']:.3f} / {r['equal_ms']:.3f}" if "equal_ms" in r else "none as accurate"
                 eff = r.get("efficiency")
-                lines.append(f"| {r['head']} | {r['top1']:.2f} | {r['ms']:.3f} | {r['gate_ms']:.3f} | {eq} | "
+                lines.append(f"| {name} | {r['top1']:.2f} | {r['ms']:.3f} | {r['gate_ms']:.3f} | {eq} | "
                              f"{100 * r.get('macs_saving', 0):.1f} % | {100 * r.get('ms_saving', 0):.1f} % | "
                              f"{'-' if eff is None else f'{eff:.2f}'} | {r.get('efficiency_vs_widest', '-')} |")
         lines.append("")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
 import numpy as np
@@ -11,7 +12,8 @@ import torch
 from conftest import device_python, run_cli, train_killed_after
 
 from edgeslim.errors import EdgeslimError
-from edgeslim.host.gate.routing import RouteCache, route, routed_metrics, sgs_targets, train_head
+from edgeslim.host.gate.routing import (RouteCache, cascade_metrics, cascade_route, cascade_thresholds, route,
+                                        routed_metrics, sgs_targets, train_head)
 from edgeslim.host.gate.split import split_at
 from edgeslim.host.models import build_supernet
 from edgeslim.host.train.bootstrap import EmaTeacher
@@ -96,6 +98,22 @@ def test_gate_learns_hard_inputs_and_complexity_weight_moves_the_tradeoff():
     assert (capped == 0).all()
 
 
+def test_cascade_escalates_the_least_confident_share():
+    n = 400  # the narrow width: right and sure on the first half, wrong and unsure (distinct confidences) after
+    labels = torch.arange(n) % 3
+    sure = torch.nn.functional.one_hot(labels[: n // 2], 3).float() * 6
+    unsure = torch.nn.functional.one_hot((labels[n // 2:] + 1) % 3, 3).float() * torch.linspace(0.1, 1, n // 2)[:, None]
+    wide = torch.nn.functional.one_hot(labels, 3).float() * 5
+    cache = RouteCache(torch.zeros(n, 4), torch.stack([torch.cat([sure, unsure]), wide], 1), labels)
+    quarter, half = cascade_thresholds(cache, (0.25, 0.5))
+    assert quarter < half
+    macs = np.array([1e6, 4e6])
+    chosen = cascade_route(cache, quarter, wide=1)
+    assert (chosen[: n // 2] == 0).all() and chosen.sum() == n // 4  # only unsure images escalate
+    assert cascade_metrics(cache, chosen, macs, shared=500_000) == {"top1": 75.0, "mflops": 1.875, "escalated": 0.25}
+    assert cascade_metrics(cache, cascade_route(cache, half, wide=1), macs, 500_000)["top1"] == 100.0
+
+
 def test_dsnet_train_and_eval_report_gated_routing(dsnet_run, cli):
     info = json.loads((dsnet_run / "run.json").read_text())
     gate = info["gate"]
@@ -105,13 +123,21 @@ def test_dsnet_train_and_eval_report_gated_routing(dsnet_run, cli):
     mflops = {c["name"]: c["meta"]["mflops"] for c in info["configs"]}
     for head in gate["heads"]:
         assert mflops["w025"] <= head["mflops"] <= mflops["w100"] and abs(sum(head["share"]) - 1) < 0.01
+    cascade = gate["cascade"]
+    assert len(cascade["shares"]) == len(cascade["thresholds"]) == 19 and cascade["to"] == "w100"
+    assert cascade["thresholds"] == sorted(cascade["thresholds"]) and cascade["default"] in (0.1, 0.2, 0.3, 0.5)
+    points = cascade["points"]
+    assert [p["share"] for p in points] == [0.1, 0.2, 0.3, 0.5]
+    assert all(abs(p["held_out"]["escalated"] - p["share"]) <= 0.02 for p in points)  # calibrated on held-out
+    assert mflops["w025"] < points[0]["mflops"] < points[-1]["mflops"] < mflops["w100"]
     result = cli("eval", str(dsnet_run), "--json", "--widths", "0.6")
     assert result.returncode == 0, result.stderr
     evaluated = json.loads(result.stdout)
-    assert [r["name"] for r in evaluated["gated"]] == ["gate c0", "gate c0p5"]
+    assert [r["name"] for r in evaluated["gated"]] == ["gate c0", "gate c0p5", "cascade 10%", "cascade 20%",
+                                                        "cascade 30%", "cascade 50%"]
     extra = evaluated["configs"][-1]  # an extra width keeps the part before the gate full
     assert extra["name"] == "w060" and extra["channels"]["stem.0"] == 16
-    assert [r["top1"] for r in evaluated["gated"]] == [h["top1"] for h in gate["heads"]]
+    assert [r["top1"] for r in evaluated["gated"]] == [h["top1"] for h in gate["heads"]] + [p["top1"] for p in points]
 
 
 def test_gated_bundle_validates_and_stores_weights_once(dsnet_bundle):
@@ -164,6 +190,61 @@ def test_gated_bundle_runs_on_the_torch_free_device_with_a_cap(dsnet_bundle):
     assert 0 < out["gate_ms"] < out["ms"]
 
 
+CASCADE_SCRIPT = r"""
+import json, sys
+import numpy as np
+from edgeslim.device.runtime import DynamicModel
+model = DynamicModel.open(sys.argv[1], backend="tflite")
+samples = np.load(f"{sys.argv[1]}/samples.npz")
+pre = model.bundle.manifest["input"]["preprocessing"]
+x = ((samples["x"] - np.array(pre["mean"])[:, None, None]) / np.array(pre["std"])[:, None, None]).astype(np.float32)
+model.set_routing("fixed")
+fixed = {}
+for width in ("w025", "w100"):
+    model.set_width(width)
+    fixed[width] = model(x)
+confidence = 1 / np.exp(fixed["w025"] - fixed["w025"].max(1, keepdims=True)).sum(1)
+used = {}
+for escalate in (0.0, 0.5, 1.0):
+    model.set_routing("cascade", escalate=escalate)
+    widths, diffs = [], []
+    for image, c in zip(x, confidence):
+        logits = model(image[None])
+        widths.append(model.last_width)
+        diffs.append(float(np.abs(logits - fixed[model.last_width][len(widths) - 1]).max()))
+    used[str(escalate)] = {"widths": widths, "max_diff": max(diffs),
+                           "unsure": [bool(c < model.threshold) for c in confidence]}
+model.set_width("w025")
+model(x[:1])
+print(json.dumps({"used": used, "capped": model.last_width, "images": len(x)}))
+"""
+
+
+def test_cascade_runs_the_narrowest_width_and_escalates_the_unsure_on_the_device(dsnet_bundle):
+    result = subprocess.run([device_python(), "-c", CASCADE_SCRIPT, str(dsnet_bundle)], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    used = out["used"]
+    assert set(used["0.0"]["widths"]) == {"w025"} and set(used["1.0"]["widths"]) == {"w100"}
+    half = used["0.5"]
+    assert half["widths"] == ["w100" if unsure else "w025" for unsure in half["unsure"]]
+    assert 0.2 < half["widths"].count("w100") / out["images"] < 0.8  # thresholds calibrated on held-out images
+    assert all(u["max_diff"] < 1e-5 for u in used.values())  # the logits of the width that ran
+    assert out["capped"] == "w025"
+
+
+def test_a_cascade_manifest_out_of_order_is_refused(dsnet_bundle, tmp_path, cli):
+    broken = tmp_path / "bundle"
+    shutil.copytree(dsnet_bundle, broken, ignore=shutil.ignore_patterns("profiles"))
+    manifest = json.loads((broken / "manifest.json").read_text())
+    manifest["gate"]["cascade"]["thresholds"].reverse()
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    result = cli("run", str(broken), "--frames", "1", "--backend", "tflite")
+    assert result.returncode == 2 and "gate cascade: shares must rise" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.slow
 def test_a_killed_dsnet_run_resumes_to_the_same_weights_and_gate(tmp_path):
     args = ["--method", "dsnet", "--epochs", "3", "--calib-samples", "128", "--complexity-weights", "0,1"]
@@ -183,14 +264,19 @@ def test_a_killed_dsnet_run_resumes_to_the_same_weights_and_gate(tmp_path):
 
 def test_run_routes_with_the_chosen_gate_head_or_fixed(dsnet_bundle, cli):
     summaries = {}
-    for extra in ([], ["--routing", "fixed"], ["--gate-head", "c0p5"]):
+    for extra in ([], ["--routing", "fixed"], ["--gate-head", "c0p5"], ["--routing", "cascade", "--escalate", "0.3"]):
         # an SLO no frame of this tiny model can miss, so the controller never steps down: routing alone decides
         result = cli("run", str(dsnet_bundle), "--backend", "tflite", "--frames", "64", "--slo-ms", "60000",
                      "--json", *extra)
         assert result.returncode == 0, result.stderr
         summaries[" ".join(extra)] = json.loads(result.stdout)
     assert summaries["--routing fixed"]["time_per_width_pct"]["w100"] == 100.0  # the controller's width, no gate
+    cascade = summaries["--routing cascade --escalate 0.3"]
+    assert cascade["routing"] == "cascade" and cascade["time_per_width_pct"]["w025"] > 0
+    assert cascade["time_per_width_pct"]["w050"] == cascade["time_per_width_pct"]["w075"] == 0
     for summary in summaries.values():
         assert summary["frames"] == 64 and abs(sum(summary["time_per_width_pct"].values()) - 100) < 0.5
     bad = cli("run", str(dsnet_bundle), "--frames", "4", "--gate-head", "c9")
     assert bad.returncode != 0 and "unknown gate head 'c9'" in bad.stderr and "Traceback" not in bad.stderr
+    bad = cli("run", str(dsnet_bundle), "--frames", "4", "--escalate", "0.3")
+    assert bad.returncode != 0 and "only --routing cascade escalates" in bad.stderr and "Traceback" not in bad.stderr

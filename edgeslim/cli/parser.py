@@ -8,6 +8,7 @@ import re
 
 from edgeslim.backends import BACKENDS, INPUT_LAYOUTS, PRECISIONS
 from edgeslim.device.profile import ProfileOptions
+from edgeslim.device.runtime import ROUTINGS
 from edgeslim.device.simulate import SimulationOptions
 from edgeslim.errors import closest
 from edgeslim.host.compile.options import BuildOptions
@@ -266,10 +267,14 @@ def _add_device_commands(sub) -> None:
     p.add_argument("--seconds", type=float, help="stop after this many seconds")
     p.add_argument("--backend", help=" | ".join(runnable))
     p.add_argument("--threads", type=int, help="interpreter threads (default: the target's)")
-    p.add_argument("--routing", choices=["gate", "fixed"],
+    p.add_argument("--routing", choices=ROUTINGS,
                    help="a gated (dsnet) bundle: the gate picks the width per input under the controller's cap "
-                        "(default) or the controller's width always runs")
+                        "(default); cascade: the narrowest width runs, and the controller's width too where it "
+                        "is unsure; fixed: the controller's width always runs")
     p.add_argument("--gate-head", help="a gated bundle: which width head decides (e.g. c0p5; default: the bundle's)")
+    p.add_argument("--escalate", type=float,
+                   help="--routing cascade: the share of inputs escalated, 0-1 (default: the bundle's, chosen at "
+                        "training)")
     _json_flag(p, "the summary")
 
 

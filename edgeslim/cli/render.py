@@ -17,7 +17,8 @@ def print_json(data) -> None:
 
 
 def width_table(rows: list[dict], title: str) -> None:
-    """The width table: one row per configuration (and per gate width head, with its width shares)."""
+    """The width table: one row per configuration (and per gate width head or cascade share, with its width
+    shares)."""
     table = Table(title=title)
     for col in ("config", "MFLOPs", "params", "top-1 %", "channels (first groups)"):
         table.add_column(col, justify="left" if col.startswith(("config", "channels")) else "right")
@@ -31,12 +32,17 @@ def width_table(rows: list[dict], title: str) -> None:
 
 
 def run_rows(info: dict) -> list[dict]:
-    """A run's shipped configurations (and gate heads) as width-table rows, from its run.json."""
+    """A run's shipped configurations (and gate heads, cascade shares) as width-table rows, from its run.json."""
     rows = [{**c, **c["meta"]} for c in info["configs"]]
     params = max(r["params"] for r in rows)
     rows += [{"name": f"gate {h['name']}", "mflops": h["mflops"], "params": params, "top1": h["top1"],
               "channels": {}, "share": dict(zip(info["gate"]["widths"], h["share"]))}
              for h in info.get("gate", {}).get("heads", [])]
+    cascade = info.get("gate", {}).get("cascade")
+    widths = info.get("gate", {}).get("widths", [])
+    rows += [{"name": f"cascade {p['share']:.0%}", "mflops": p["mflops"], "params": params, "top1": p["top1"],
+              "channels": {}, "share": {widths[0]: round(1 - p["escalated"], 3), widths[-1]: p["escalated"]}}
+             for p in (cascade or {}).get("points", [])]
     return rows
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from edgeslim.device.bundle.manifest import Bundle
 from edgeslim.device.controller import WidthController
 from edgeslim.device.preprocess import IMAGE_SUFFIXES, preprocess, read_image
-from edgeslim.device.runtime import DynamicModel
+from edgeslim.device.runtime import ROUTINGS, DynamicModel
 from edgeslim.device.targets import TELEMETRY, Target
 from edgeslim.device.telemetry import BackgroundPoller, Reading, Telemetry
 from edgeslim.errors import EdgeslimError, unknown_name
@@ -32,7 +32,8 @@ from edgeslim.errors import EdgeslimError, unknown_name
 class LiveOptions:
     """``input``: None (the bundle's samples, endlessly), an image folder (each image once; a class subfolder
     named like a bundle class gives the label) or ``camera[:N]``; ``telemetry``: source entries (default: the
-    target's); stop after ``frames`` or ``seconds``; ``routing`` / ``gate_head`` for a gated bundle."""
+    target's); stop after ``frames`` or ``seconds``; ``routing`` / ``gate_head`` / ``escalate`` for a gated
+    bundle (see :meth:`DynamicModel.set_routing`)."""
 
     input: str | None = None
     telemetry: list[dict] | None = None
@@ -43,6 +44,7 @@ class LiveOptions:
     threads: int | None = None
     routing: str | None = None
     gate_head: str | None = None
+    escalate: float | None = None
 
     def __post_init__(self) -> None:
         if self.slo_ms is not None and self.slo_ms <= 0:
@@ -51,8 +53,11 @@ class LiveOptions:
             raise EdgeslimError("--frames must be at least 1 and --seconds positive")
         if self.threads is not None and self.threads < 1:
             raise EdgeslimError(f"--threads {self.threads}: use at least 1 (or leave it out for the target's)")
-        if self.routing not in (None, "gate", "fixed"):
-            raise unknown_name("routing", self.routing, ("gate", "fixed"))
+        if self.routing not in (None, *ROUTINGS):
+            raise unknown_name("routing", self.routing, ROUTINGS)
+        if self.escalate is not None and self.routing != "cascade":
+            raise EdgeslimError(f"--escalate {self.escalate}: only --routing cascade escalates; add it or drop "
+                                "--escalate")
 
 
 def parse_telemetry(spec: str) -> list[dict]:
@@ -125,7 +130,7 @@ def live(bundle_path: str | Path, options: LiveOptions, status=None, on_predicti
         raise EdgeslimError(f"--gate-head {options.gate_head}: {model.bundle.path} has no gate (it was not trained "
                             "with --method dsnet); drop --gate-head")
     if options.routing or options.gate_head:
-        model.set_routing(options.routing or model.routing, options.gate_head)
+        model.set_routing(options.routing or model.routing, options.gate_head, options.escalate)
     manifest = model.bundle.manifest
     target = Target(**{k: v for k, v in manifest["target"].items() if k in Target.__dataclass_fields__})
     if options.telemetry is not None:
@@ -173,8 +178,8 @@ def live(bundle_path: str | Path, options: LiveOptions, status=None, on_predicti
             poller.close()
     elapsed = time.perf_counter() - started
     frames = sum(used.values())
-    return {"bundle": str(model.bundle.path), "backend": model.backend, "frames": frames, "seconds": round(elapsed, 2),
-            "fps": round(frames / max(elapsed, 1e-9), 1), "slo_ms": policy.slo_ms,
+    return {"bundle": str(model.bundle.path), "backend": model.backend, "routing": model.routing, "frames": frames,
+            "seconds": round(elapsed, 2), "fps": round(frames / max(elapsed, 1e-9), 1), "slo_ms": policy.slo_ms,
             "miss_rate_pct": round(100.0 * misses / max(1, frames), 3) if policy.slo_ms else None,
             "p50_ms": round(float(np.median(latencies)), 4) if latencies else None,
             "switches": switches, "time_per_width_pct": {w: round(100.0 * used[w] / max(1, frames), 2)
@@ -245,7 +250,7 @@ def status_line(s: dict) -> str:
     temperature = f"{s['temperature_c']:.1f} °C" if s["temperature_c"] is not None else "- °C"
     battery = f"{s['battery_pct']:.0f} %" if s["battery_pct"] is not None else "- %"
     power = f"  {s['power_w']:.2f} W" if s.get("power_w") is not None else ""
-    cap = f" (gate, ≤ {s['cap']})" if "cap" in s else ""
+    cap = f" ({s['routing']}, ≤ {s['cap']})" if "cap" in s else ""
     return (f"width {s['width']}{cap}  {s['p50_ms']:.3f} ms  {s['fps']:.0f} fps  {temperature}  "
             f"battery {battery}{power}"
             f"{'  throttled' if s['throttled'] else ''}  frames {s['frames']}")
@@ -257,7 +262,7 @@ def _reading(reading: Reading | None) -> dict | None:
 
 def _status(model: DynamicModel, reading: Reading | None, latencies: list[float], count: int, elapsed: float) -> dict:
     recent = latencies[-50:]
-    cap = {"cap": model.width} if model.routing == "gate" else {}
+    cap = {"cap": model.width, "routing": model.routing} if model.routing != "fixed" else {}
     return {"width": model.last_width, **cap, "p50_ms": float(np.median(recent)), "frames": count,
             "fps": count / elapsed,
             "temperature_c": reading.temperature_c if reading else None,

@@ -10,7 +10,10 @@
 A gated (DS-Net++) bundle runs every call as two programs: ``gate`` (the shared first layers, the attention and
 the width heads), then the remainder of the chosen width. With ``routing="gate"`` (its default) the gate's
 head picks the width per input and ``set_width`` only caps it (the controller's choice: heat, battery,
-latency); with ``routing="fixed"`` the set width always runs. ``last_width`` is the width that ran.
+latency); with ``routing="cascade"`` every input runs the narrowest width's remainder and, when its top softmax
+probability is below the threshold calibrated at training for the share ``escalate`` of inputs, the set width's
+remainder on the same features; with ``routing="fixed"`` the set width always runs. ``last_width`` is the width
+whose logits were returned.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from edgeslim.errors import EdgeslimError, unknown_name
 from edgeslim.quiet import quiet
 
 GATE = "gate"  # the engine entry of a gated bundle's first program
+ROUTINGS = ("gate", "cascade", "fixed")
 
 
 class DynamicModel:
@@ -74,6 +78,7 @@ class DynamicModel:
             raise BundleError(f"{bundle.path}: the {backend} runtime cannot load this bundle ({exc})") from None
         self.width = self.widths[-1]
         self.routing = "gate" if self.gate else "fixed"
+        self.escalate = self.threshold = None
         self.last_ms = self.last_gate_ms = 0.0
         self.last_width = self.width
 
@@ -125,17 +130,31 @@ class DynamicModel:
             raise unknown_name("width", width, self.widths)
         self.width = width
 
-    def set_routing(self, routing: str, head: str | None = None) -> None:
-        """``"gate"`` (the gate picks, capped at ``width``) or ``"fixed"``; ``head``: which gate width head
-        (complexity weight) decides, default the bundle's."""
-        if routing not in ("gate", "fixed") or (not self.gate and (routing == "gate" or head is not None)):
-            valid = ["gate", "fixed"] if self.gate else ["fixed (the bundle has no gate)"]
-            raise unknown_name("routing of this bundle", routing, valid)
+    def set_routing(self, routing: str, head: str | None = None, escalate: float | None = None) -> None:
+        """``"gate"`` (the gate picks, capped at ``width``), ``"cascade"`` (the narrowest width, escalated to
+        ``width`` when unsure) or ``"fixed"``; ``head``: which gate width head (complexity weight) decides, default
+        the bundle's; ``escalate``: the cascade's share of inputs to escalate, in [0, 1], default the bundle's."""
+        if routing not in ROUTINGS or (not self.gate and routing != "fixed"):
+            raise unknown_name("routing of this bundle", routing,
+                               ROUTINGS if self.gate else ["fixed (the bundle has no gate)"])
         if head is not None:
-            names = [h["name"] for h in self.gate["heads"]]
+            names = [h["name"] for h in self.gate["heads"]] if self.gate else []
             if head not in names:
                 raise unknown_name("gate head", head, names)
             self.head = names.index(head)
+        if routing == "cascade":
+            cascade = self.gate.get("cascade")
+            if not cascade:
+                raise EdgeslimError(f"routing cascade: {self.bundle.path} has no cascade thresholds (its run was "
+                                    "trained before edgeslim calibrated them); retrain with --method dsnet")
+            escalate = cascade["default"] if escalate is None else escalate
+            if not 0 <= escalate <= 1:
+                raise EdgeslimError(f"escalate {escalate}: give the share of inputs to escalate, in [0, 1]")
+            self.escalate = escalate
+            self.threshold = float(np.inf if escalate >= 1 else np.interp(
+                escalate, [0, *cascade["shares"]], [0, *cascade["thresholds"]]))
+        elif escalate is not None:
+            raise EdgeslimError(f"escalate {escalate}: only the cascade routing escalates; drop it or use cascade")
         self.routing = routing
 
     def predict(self, image: np.ndarray) -> np.ndarray:
@@ -165,9 +184,21 @@ class DynamicModel:
             features, head_logits = self.engine.run_all(GATE, x)
             self.last_gate_ms = (time.perf_counter() - started) * 1e3
             width = self.width
-            if self.routing == "gate":  # the head's choice among the ladder's widths up to the cap
-                width = self._ladder[head_logits[0, self.head, : self._ladder.index(width) + 1].argmax()]
-            out = self.engine.run(width, features)
+            if self.routing == "cascade":
+                out, width = self._cascade(features, width)
+            else:
+                if self.routing == "gate":  # the head's choice among the ladder's widths up to the cap
+                    width = self._ladder[head_logits[0, self.head, : self._ladder.index(width) + 1].argmax()]
+                out = self.engine.run(width, features)
             self.last_width = width
         self.last_ms = (time.perf_counter() - started) * 1e3
         return out
+
+    def _cascade(self, features: np.ndarray, cap: str) -> tuple[np.ndarray, str]:
+        """The narrowest width's logits, or ``cap``'s where the narrowest's top softmax probability is below the
+        threshold; and the width they came from."""
+        narrow = self._ladder[0]
+        out = self.engine.run(narrow, features)
+        if cap == narrow or 1.0 / np.exp(out[0] - out[0].max()).sum() >= self.threshold:
+            return out, narrow
+        return self.engine.run(cap, features), cap

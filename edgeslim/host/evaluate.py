@@ -58,8 +58,10 @@ def ship(supernet: Supernet, configs: list[SubnetConfig], dataset: Dataset, cali
 
 
 def gated_rows(supernet: Supernet, configs: list[SubnetConfig], dataset: Dataset, gate_info: dict) -> list[dict]:
-    """One row per gate width head: top-1 and average MFLOPs of input-dependent routing on the test split."""
-    from edgeslim.host.gate.routing import RouteCache, ladder_macs, route, routed_metrics
+    """One row per gate width head, then one per reported share of the confidence cascade (to the largest width):
+    top-1 and average MFLOPs of input-dependent routing on the test split."""
+    from edgeslim.host.gate.routing import (RouteCache, cascade_metrics, cascade_route, ladder_macs, route,
+                                            routed_metrics, shared_macs)
 
     ladder = [next(c for c in configs if c.name == name) for name in gate_info["widths"]]
     cache = RouteCache.compute(supernet, ladder, dataset.normalize(dataset.x_test), dataset.y_test)
@@ -71,6 +73,15 @@ def gated_rows(supernet: Supernet, configs: list[SubnetConfig], dataset: Dataset
         rows.append({"name": f"gate {head['name']}", "complexity_weight": head["complexity_weight"],
                      "mflops": metrics["mflops"], "params": params, "top1": metrics["top1"],
                      "share": dict(zip(gate_info["widths"], metrics["share"])), "channels": {}})
+    cascade = gate_info.get("cascade")  # runs trained before the cascade have none
+    thresholds = dict(zip(cascade["shares"], cascade["thresholds"])) if cascade else {}
+    for point in cascade["points"] if cascade else []:
+        chosen = cascade_route(cache, thresholds[point["share"]], len(ladder) - 1)
+        metrics = cascade_metrics(cache, chosen, macs, shared_macs(supernet, ladder[-1]))
+        rows.append({"name": f"cascade {point['share']:.0%}", "mflops": metrics["mflops"], "params": params,
+                     "top1": metrics["top1"], "share": {gate_info["widths"][0]: round(1 - metrics["escalated"], 3),
+                                                        gate_info["widths"][-1]: metrics["escalated"]},
+                     "channels": {}})
     return rows
 
 
@@ -79,7 +90,8 @@ def evaluate_run(run, data: str | None = None, widths: str | None = None, config
     """The width table of ``run`` on ``data`` (default: its own test split): every shipped configuration, any
     extra uniform ``widths`` ("0.3,0.6") or ``configs`` (a JSON file), BN recalibrated for those on the fly
     (marked ``extra``); then
-    one row per gate width head (with ``share``: the images per width) for a gated run."""
+    one row per gate width head and per reported cascade share (with ``share``: the images per width) for a gated
+    run."""
     from edgeslim.errors import EdgeslimError
     from edgeslim.host.data import load_dataset
     from edgeslim.subnets import load_configs

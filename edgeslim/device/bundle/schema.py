@@ -33,6 +33,8 @@ Count = Annotated[int, Meta(ge=0)]
 Size = Annotated[int, Meta(ge=1, le=MAX_ARTIFACT_BYTES)]
 Dim = Annotated[int, Meta(ge=1, le=MAX_DIM)]
 Real = Annotated[float, Meta(ge=0)]
+Share = Annotated[float, Meta(gt=0, lt=1)]
+Probability = Annotated[float, Meta(ge=0, le=1)]
 Layout = Literal[tuple(LAYOUTS)]
 Precision = Literal[PRECISIONS]
 Backend = Literal[tuple(BACKENDS)]
@@ -125,12 +127,19 @@ class Head(Struct, frozen=True):
     share: list[Real] = []
 
 
+class Cascade(Struct, frozen=True):
+    shares: Annotated[list[Share], Meta(min_length=1, max_length=100)]
+    thresholds: Annotated[list[Probability], Meta(min_length=1, max_length=100)]
+    default: Share
+
+
 class Gate(Struct, frozen=True):
     entry: Name
     widths: Annotated[list[Name], Meta(min_length=1)]
     heads: Annotated[list[Head], Meta(min_length=1)]
     default: Name
     features_shape: Annotated[list[Dim], Meta(min_length=4, max_length=4)]
+    cascade: Cascade | None = None
 
 
 class Manifest(Struct, frozen=True):
@@ -245,6 +254,11 @@ def check_relations(m: Manifest, file) -> None:
             raise bad(f"default gate head '{m.gate.default}' is not one of its heads")
         if m.gate.features_shape[0] != 1 or math.prod(m.gate.features_shape) > MAX_INPUT_ELEMENTS:
             raise bad(f"gate features shape {m.gate.features_shape} is not a bounded batch-1 shape")
+        cascade = m.gate.cascade
+        if cascade and (len(cascade.shares) != len(cascade.thresholds)
+                        or any(a >= b for a, b in zip(cascade.shares, cascade.shares[1:]))
+                        or any(a > b for a, b in zip(cascade.thresholds, cascade.thresholds[1:]))):
+            raise bad("gate cascade: shares must rise, with one non-decreasing threshold each")
 
 
 def check_against_blob(m: Manifest, header: dict[str, dict], file) -> None:

@@ -149,13 +149,17 @@ def _write_bundle(run, target, backends: list[str], precision: str, layout: str,
 
 
 def _gate_manifest(run, examples: dict) -> dict:
-    """What the device needs to route: the gate entry, the widths in head order, the heads and their metrics."""
+    """What the device needs to route: the gate entry, the widths in head order, the heads and their metrics, the
+    cascade's thresholds (runs trained before the cascade have none)."""
     gate = run.info["gate"]
-    return {"entry": "gate", "before": gate["before"], "hidden": gate["hidden"], "widths": gate["widths"],
-            "heads": [{k: h[k] for k in ("name", "complexity_weight", "top1", "mflops", "share")}
-                      for h in gate["heads"]],
-            "default": gate["default"], "features_shape": list(examples[gate["widths"][0]].shape),
-            "mflops": gate["gate_mflops"]}
+    manifest = {"entry": "gate", "before": gate["before"], "hidden": gate["hidden"], "widths": gate["widths"],
+                "heads": [{k: h[k] for k in ("name", "complexity_weight", "top1", "mflops", "share")}
+                          for h in gate["heads"]],
+                "default": gate["default"], "features_shape": list(examples[gate["widths"][0]].shape),
+                "mflops": gate["gate_mflops"]}
+    if "cascade" in gate:
+        manifest["cascade"] = {k: gate["cascade"][k] for k in ("shares", "thresholds", "default")}
+    return manifest
 
 
 def _calibration(info: dict, calib: str | None) -> tuple[torch.Tensor, dict]:

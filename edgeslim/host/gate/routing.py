@@ -12,6 +12,11 @@ attention, so every image's hidden gate vector and every width's logits are fixe
 
 so a larger complexity weight moves the head towards narrower widths. At inference the head's argmax picks the
 width, restricted to widths not above a cap (the controller's choice on a device).
+
+The confidence cascade routes without a head: every image runs the narrowest width after the gate; an image whose
+narrowest-width confidence (top softmax probability) is below a threshold also runs a wider width's remainder on
+the same gate features. Thresholds are calibrated on held-out images as quantiles of that confidence, one per
+share of images escalated (``CASCADE_SHARES``), so a device picks the share and reads the threshold.
 """
 
 from __future__ import annotations
@@ -23,9 +28,14 @@ import torch
 import torch.nn.functional as F
 
 from edgeslim.host.gate.modules import straight_through_gumbel
+from edgeslim.host.gate.split import prefix_layers
 from edgeslim.host.nn import Supernet, count_cost
+from edgeslim.host.nn.cost import layer_costs
 from edgeslim.host.train.steps import seeded
 from edgeslim.subnets import SubnetConfig
+
+
+CASCADE_SHARES = tuple(round(0.05 * i, 2) for i in range(1, 20))  # shares escalated a threshold is stored for
 
 
 def head_name(weight: float) -> str:
@@ -121,3 +131,34 @@ def routed_metrics(cache: RouteCache, chosen: np.ndarray, macs: np.ndarray) -> d
     share = np.bincount(chosen, minlength=len(macs)) / max(1, len(chosen))
     return {"top1": round(100 * correct, 2), "mflops": round(float(macs[chosen].mean()) / 1e6, 4),
             "share": [round(float(s), 3) for s in share]}
+
+
+def shared_macs(supernet: Supernet, config: SubnetConfig) -> int:
+    """MACs before the gate's output at ``config``: the shared prefix and the gate (what an escalation reuses)."""
+    prefix = set(prefix_layers(supernet.net, supernet.gate_point))
+    return sum(c.macs for name, c in layer_costs(supernet, config).items() if name in prefix) + supernet.gate.macs()
+
+
+def narrow_confidence(cache: RouteCache) -> np.ndarray:
+    """Per image, the narrowest width's top softmax probability."""
+    return F.softmax(cache.logits[:, 0], 1).max(1).values.numpy()
+
+
+def cascade_thresholds(cache: RouteCache, shares=CASCADE_SHARES) -> list[float]:
+    """The confidence below which each share of ``cache``'s images is escalated (its quantile)."""
+    return [round(float(t), 6) for t in np.quantile(narrow_confidence(cache), shares)]
+
+
+def cascade_route(cache: RouteCache, threshold: float, wide: int) -> np.ndarray:
+    """The ladder index each image ends at: ``wide`` where the narrowest width's confidence is below
+    ``threshold``, else 0."""
+    return np.where(narrow_confidence(cache) < threshold, wide, 0)
+
+
+def cascade_metrics(cache: RouteCache, chosen: np.ndarray, macs: np.ndarray, shared: int) -> dict:
+    """Top-1 (%), average MFLOPs and share escalated of a cascade's routing ``chosen``: an escalated image costs
+    the narrowest width plus the wider one's MACs after the gate."""
+    metrics = routed_metrics(cache, chosen, macs)
+    cost = macs[0] + np.where(chosen > 0, macs[chosen] - shared, 0)
+    return {"top1": metrics["top1"], "mflops": round(float(cost.mean()) / 1e6, 4),
+            "escalated": round(float((chosen > 0).mean()), 3)}
