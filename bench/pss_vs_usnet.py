@@ -75,7 +75,8 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
     extra = round(pss["search"]["finetunes"] * pss["search"]["finetune_epochs"])
     started = time.time()
     usnet_dir, usnet_seconds = out / f"{name}-usnet-{common['seed']}", None
-    if not (args.reuse and _trained(usnet_dir, epochs + extra, args.usnet_teacher)):
+    teacher = edgeslim.TrainOptions(method="usnet", teacher=args.usnet_teacher).distill
+    if not (args.reuse and _trained(usnet_dir, epochs + extra, teacher)):
         edgeslim.train(method="usnet", epochs=epochs + extra, out=usnet_dir, teacher=args.usnet_teacher, **common)
         usnet_seconds = round(time.time() - started, 1)
     print(f"done {name}/seed{common['seed']}: pss {pss_seconds:.0f} s, usnet {usnet_seconds or 'reused'} s",
@@ -116,10 +117,11 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=SearchOptions.threshold,
                         help="fine-tuning threshold of the search (points of held-out top-1)")
     parser.add_argument("--progress", action="store_true", help="show training and search progress")
-    parser.add_argument("--teacher", default="live", choices=["live", "ema"],
-                        help="what PSS's distilled sub-nets learn from (US-Nets: --usnet-teacher)")
-    parser.add_argument("--usnet-teacher", default="live", choices=["live", "ema"],
-                        help="live = the US-Nets paper's in-place distillation")
+    parser.add_argument("--teacher", choices=["live", "ema"],
+                        help="what PSS's distilled sub-nets learn from (default: edgeslim's for --start; US-Nets: "
+                             "--usnet-teacher)")
+    parser.add_argument("--usnet-teacher", choices=["live", "ema"],
+                        help="live = the US-Nets paper's in-place distillation (default: edgeslim's, ema)")
     parser.add_argument("--start", default=SearchOptions.start, choices=STARTS,
                         help="what PSS starts from: a US-Nets supernet, or the full network trained alone "
                              "(results keyed <data>-full)")

@@ -199,8 +199,7 @@ def test_train_method_pss_runs_all_stages(tmp_path):
     out = tmp_path / "pss"
     result = run_cli("train", "--method", "pss", "--start", "usnet", "--epochs", "3", "--final-epochs", "1",
                      "--budgets", "0.6,1.0", "--rank-steps", "10", "--batch-size", "128", "--calib-samples", "256",
-                     "--teacher", "ema",
-                     "--out", str(out), "--json")
+                     "--out", str(out), "--json")  # the default teacher from a US-Nets supernet: ema
     assert result.returncode == 0, result.stderr
     info = json.loads((out / "run.json").read_text())
     assert info["method"] == "pss" and info["options"]["val_fraction"] == 0.15 and info["options"]["epochs"] == 2

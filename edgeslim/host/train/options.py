@@ -135,8 +135,13 @@ class TrainOptions:
 
     @property
     def distill(self) -> str:
-        """The teacher distilled sub-nets learn from: ``teacher``, else ``ema`` for dsnet and ``live`` otherwise."""
-        return self.teacher or ("ema" if self.method == "dsnet" else "live")
+        """The teacher distilled sub-nets learn from: ``teacher``, else ``ema`` where a supernet trains (usnet,
+        dsnet, pss from a US-Nets supernet; bench/reports/pss_cifar10.md measures it) and ``live`` otherwise
+        (pss from the full network: its fine-tunes distil from the trained full network)."""
+        if self.teacher is not None:
+            return self.teacher
+        supernet = self.method in ("usnet", "dsnet") or self.method == "pss" and self.search_options.start == "usnet"
+        return "ema" if supernet else "live"
 
     @property
     def holdout(self) -> float:
