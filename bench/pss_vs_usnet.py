@@ -70,7 +70,7 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
     search_opts = SearchOptions(final_epochs=final, final_lr_scale=args.final_lr_scale, threshold=args.threshold,
                                 finetune_epochs=args.finetune_epochs, start=args.start, show_progress=args.progress)
     pss = edgeslim.train(method="pss", epochs=epochs, out=out / f"{name}-pss-{common['seed']}",
-                         teacher=args.teacher, search=search_opts, **common).info
+                         teacher=args.teacher, val_fraction=args.val_fraction, search=search_opts, **common).info
     pss_seconds = time.time() - started
     extra = round(pss["search"]["finetunes"] * pss["search"]["finetune_epochs"])
     started = time.time()
@@ -81,7 +81,7 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
         usnet_seconds = round(time.time() - started, 1)
     print(f"done {name}/seed{common['seed']}: pss {pss_seconds:.0f} s, usnet {usnet_seconds or 'reused'} s",
           flush=True)
-    return {"epochs_pss": epochs, "epochs_usnet": epochs + extra,
+    return {"epochs_pss": epochs, "epochs_usnet": epochs + extra, "val_fraction": pss["search"]["val_fraction"],
             "pss": [{"budget": b, "name": c["name"], **c["meta"]} for b, c in zip(
                 pss["search"]["budgets"], pss["configs"])],
             "usnet": usnet_at_budgets(usnet_dir, list(BUDGETS)),
@@ -128,6 +128,9 @@ def main() -> None:
     parser.add_argument("--finetune-epochs", type=float, default=SearchOptions.finetune_epochs,
                         help="epochs of each fine-tune of the search (fractions allowed; default 0.25 with "
                              "--start full, 1 with usnet)")
+    parser.add_argument("--val-fraction", type=float,
+                        help="share of the training split PSS's first phase leaves out for the search (default: "
+                             "edgeslim's, 0.15; 0 trains on all of it and searches on a split it was trained on)")
     parser.add_argument("--model", default="resnet20")
     parser.add_argument("--out", default="bench/results/pss")
     parser.add_argument("--no-singles", dest="singles", action="store_false",
