@@ -40,22 +40,17 @@ def reference_logits(supernet: Supernet, config: SubnetConfig, x: np.ndarray) ->
 def check_runtime(bundle: Bundle, backend: str, references: dict[str, np.ndarray], x: np.ndarray,
                   y: np.ndarray | None, gate_reference: np.ndarray | None = None) -> list[dict]:
     """Run every width on ``backend`` one image at a time; compare logits and top-1 with ``references``
-    (and a gated bundle's routing with ``gate_reference``, PyTorch's choices)."""
+    (and a gated bundle's routing with ``gate_reference``, PyTorch's choices, and its cascade's)."""
     model = DynamicModel(bundle, backend, threads=2)
     rows = [_check_gate(model, references, gate_reference, x, y)] if model.gate else []
+    if model.gate and model.gate.get("cascade"):
+        rows.append(_check_cascade(model, references, x, y))
     model.set_routing("fixed")
     for width in model.widths:
         model.set_width(width)
-        logits = np.concatenate([model(x[i:i + 1]) for i in range(len(x))])
+        logits, _ = _routed(model, x)
         expected = references[width]
-        row = {"backend": backend, "width": width,
-               "max_abs_diff": float(np.abs(logits - expected).max()),
-               "top1_agreement": round(100.0 * float((logits.argmax(1) == expected.argmax(1)).mean()), 2)}
-        if y is not None:
-            row["top1"] = round(100.0 * float((logits.argmax(1) == y).mean()), 2)
-            row["top1_pytorch"] = round(100.0 * float((expected.argmax(1) == y).mean()), 2)
-            row["top1_drop"] = round(row["top1_pytorch"] - row["top1"], 2)
-        rows.append(row)
+        rows.append(_row(backend, width, logits, expected, logits.argmax(1) == expected.argmax(1), y))
     return rows
 
 
@@ -71,14 +66,43 @@ def _check_gate(model: DynamicModel, references: dict[str, np.ndarray], expected
                 x: np.ndarray, y: np.ndarray | None) -> dict:
     """Gate routing on the device against PyTorch's: the same width per image, and its logits."""
     widths = model.bundle.manifest["gate"]["widths"]
-    logits, choice = [], []
+    logits, choice = _routed(model, x)
+    expected = np.stack([references[widths[c]][i] for i, c in enumerate(expected_choice)])
+    same = np.array([widths.index(w) for w in choice]) == expected_choice
+    return _row(model.backend, "gate", logits, expected, same, y)
+
+
+def _check_cascade(model: DynamicModel, references: dict[str, np.ndarray], x: np.ndarray,
+                   y: np.ndarray | None) -> dict:
+    """Cascade routing (the bundle's default share) on the device against PyTorch's logits: the narrowest width,
+    or the widest where the narrowest's top softmax probability is below the threshold."""
+    ladder = model.bundle.manifest["gate"]["widths"]
+    model.set_routing("cascade")
+    model.set_width(ladder[-1])
+    narrow = references[ladder[0]]
+    probs = np.exp(narrow - narrow.max(1, keepdims=True))
+    escalate = probs.max(1) / probs.sum(1) < model.threshold
+    logits, choice = _routed(model, x)
+    expected = np.where(escalate[:, None], references[ladder[-1]], narrow)
+    same = (np.array(choice) == ladder[-1]) == escalate
+    return _row(model.backend, "cascade", logits, expected, same, y)
+
+
+def _routed(model: DynamicModel, x: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The model's logits for each image at its current routing, and the width each came from."""
+    logits, widths = [], []
     for i in range(len(x)):
         logits.append(model(x[i:i + 1]))
-        choice.append(widths.index(model.last_width))
-    expected = np.stack([references[widths[c]][i] for i, c in enumerate(expected_choice)])
-    logits = np.concatenate(logits)
-    row = {"backend": model.backend, "width": "gate", "max_abs_diff": float(np.abs(logits - expected).max()),
-           "top1_agreement": round(100.0 * float((np.array(choice) == expected_choice).mean()), 2)}
+        widths.append(model.last_width)
+    return np.concatenate(logits), widths
+
+
+def _row(backend: str, width: str, logits: np.ndarray, expected: np.ndarray, agree: np.ndarray,
+         y: np.ndarray | None) -> dict:
+    """One validation row: the logits against PyTorch's, the share of images that ``agree`` (``top1_agreement``:
+    the same top-1 for a width, the same width chosen for a routing) and, with labels, top-1 on both sides."""
+    row = {"backend": backend, "width": width, "max_abs_diff": float(np.abs(logits - expected).max()),
+           "top1_agreement": round(100.0 * float(agree.mean()), 2)}
     if y is not None:
         row["top1"] = round(100.0 * float((logits.argmax(1) == y).mean()), 2)
         row["top1_pytorch"] = round(100.0 * float((expected.argmax(1) == y).mean()), 2)
