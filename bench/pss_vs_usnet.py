@@ -160,6 +160,8 @@ def main() -> None:
                 add_singles(results[key], out, stem, name, epochs, common, args.reuse)
             results_path.write_text(json.dumps(results, indent=2))
     for other in args.merge:
+        if not Path(other).is_file():
+            parser.error(f"--merge {other}: no such results.json (a finished bench run's --out holds one)")
         results.update({k: v for k, v in json.loads(Path(other).read_text()).items() if k not in results})
     report(dict(sorted(results.items())), out)
 
