@@ -131,6 +131,12 @@ def test_mobilenet_depthwise_conv_follows_its_expansion_group():
     assert "blocks.1.body.0.0" in {m for g in supernet.space.groups for m in g.members}
 
 
+def test_mobilenetv2_for_small_inputs_downsamples_like_the_cifar_port():
+    net = MobileNetV2(3, 10, 32)  # stride 1 in the stem and the first two stages, then 32 → 16 → 8 → 4
+    assert net.blocks(net.stem(torch.zeros(1, 3, 32, 32))).shape[-2:] == (4, 4)
+    assert MobileNetV2(3, 10, 224).blocks(torch.zeros(1, 32, 112, 112)).shape[-2:] == (7, 7)
+
+
 def test_recalibrated_bn_statistics_are_kept_per_configuration():
     torch.manual_seed(0)
     supernet = slimify(resnet20(1, 10, 8), (1, 8, 8))

@@ -42,7 +42,7 @@ class MobileNetV2(nn.Module):
         blocks, cin = [], stem
         for i, (expand, channels, repeats, stride) in enumerate(_SETTINGS):
             cout = max(8, int(channels * width))
-            if small and i < 3:
+            if small and i < 2:
                 stride = 1
             for r in range(repeats):
                 blocks.append(InvertedResidual(cin, cout, stride if r == 0 else 1, expand))
