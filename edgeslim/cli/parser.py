@@ -12,8 +12,8 @@ from edgeslim.device.runtime import ROUTINGS
 from edgeslim.device.simulate import SimulationOptions
 from edgeslim.errors import closest
 from edgeslim.host.compile.options import BuildOptions
-from edgeslim.host.search.options import DEVICES, STARTS, UNITS, SearchOptions
-from edgeslim.host.train.options import TEACHERS, TRAINING_METHODS, TrainOptions
+from edgeslim.host.search.options import DEVICES, STARTS, TEACHERS, UNITS, SearchOptions
+from edgeslim.host.train.options import TRAINING_METHODS, TrainOptions
 from edgeslim.options import defaults
 
 
@@ -116,7 +116,8 @@ def _add_train(sub) -> None:
     p.add_argument("--teacher", choices=TEACHERS,
                    help="what the distilled sub-nets learn from: the step's largest (live: in-place distillation, "
                         "US-Nets) or an EMA of it (ema: in-place bootstrapping, DS-Net++) (default: ema where a "
-                        "supernet trains: usnet, dsnet, pss --start usnet; live for pss --start full)")
+                        "supernet trains: usnet, dsnet, pss --start usnet; live for pss --start full, whose full "
+                        "network trains alone and whose search distils from it)")
     p.add_argument("--ema-decay", type=float, default=d["ema_decay"],
                    help="decay of the EMA teacher (default %(default)s)")
     p.add_argument("--gate-before", help="dsnet: the module the gate sits before (default: the model's, e.g. "
@@ -167,6 +168,8 @@ def _add_search(sub) -> None:
                                    "the run's shipped configurations.")
     p.add_argument("run", help="run directory written by edgeslim train")
     _add_search_options(p, for_train=False)
+    p.add_argument("--teacher", choices=TEACHERS, help="what the fine-tunes and the joint training distil from: "
+                   "the step's full network (live) or an EMA of it (ema) (default: the run's own teacher)")
     p.add_argument("--device", default=defaults(SearchOptions)["device"], choices=DEVICES,
                    help="where the search and joint training run (auto: the GPU if there is one)")
     _json_flag(p, "the result")

@@ -9,6 +9,7 @@ from edgeslim.errors import EdgeslimError, unknown_name
 
 UNITS = ("fraction", "mflops", "ms")
 DEVICES = ("auto", "cpu", "cuda")
+TEACHERS = ("live", "ema")  # what distilled sub-nets learn from: the step's largest, or an EMA of it
 STARTS = ("full", "usnet")  # train --method pss: what the search starts from (see SearchOptions)
 FINETUNE_EPOCHS = {"full": 0.25, "usnet": 1.0}  # per start, when finetune_epochs is None: the full network
 # fine-tunes at almost every shrinking step, a US-Nets supernet about once per budget
@@ -23,7 +24,9 @@ class SearchOptions:
     the search shrinks it (each fine-tune trains the chain so far); ``usnet`` searches a finished US-Nets
     supernet. ``finetune_epochs`` may be a fraction of an epoch (None: 0.25 from the full network, 1 from a
     US-Nets supernet). The joint training starts at ``final_lr_scale`` of the run's learning rate: it continues
-    from trained weights, so it restarts lower (bench/reports/pss_cifar10.md measures it)."""
+    from trained weights, so it restarts lower (bench/reports/pss_cifar10.md measures it). ``teacher``: what the
+    fine-tunes and the joint training distil from, ``live`` (the step's full network) or ``ema`` (an EMA of it);
+    None: the run's own teacher (``live`` for a network trained alone; ``train --method pss`` sets its own)."""
 
     budgets: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
     unit: str = "fraction"
@@ -36,6 +39,7 @@ class SearchOptions:
     holdout_fraction: float = 0.15
     device: str = "auto"
     start: str = "full"
+    teacher: str | None = None
     show_progress: bool = True
 
     def __post_init__(self) -> None:
@@ -59,6 +63,8 @@ class SearchOptions:
             raise unknown_name("device", self.device, DEVICES)
         if self.start not in STARTS:
             raise unknown_name("start", self.start, STARTS)
+        if self.teacher is not None and self.teacher not in TEACHERS:
+            raise unknown_name("teacher", self.teacher, TEACHERS)
 
     def _text(self) -> str:
         return ",".join(map(str, self.budgets)) if not isinstance(self.budgets, str) else self.budgets

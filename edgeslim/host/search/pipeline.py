@@ -99,7 +99,8 @@ def search(run_dir: str | Path, opts: SearchOptions, total_epochs: int | None = 
 
     # 2-4. progressive shrinking with fine-tuning threshold
     held_out = HeldOut(supernet, dataset.normalize(x_val), y_val)
-    ema_decay = info["options"]["ema_decay"] if info["options"].get("teacher") == "ema" else None
+    teacher = opts.teacher or info["options"].get("teacher") or "live"
+    ema_decay = info["options"].get("ema_decay", TrainOptions.ema_decay) if teacher == "ema" else None
     started_from = "full" if info["method"] == "single" else "usnet"
     finetune = FineTune(supernet, search_batches, opts.finetune_epochs_from(started_from), lr * 0.1, wd, seed,
                         opts.show_progress, ema_decay)
@@ -193,8 +194,9 @@ def train_pss(opts: TrainOptions) -> tuple[Path, dict]:
     (``start="usnet"``) on all but a held-out split, then search and jointly train the kept sub-nets.
     ``opts.epochs`` is the total: the joint training's epochs are part of it (fine-tunes during the search come
     on top and are reported). Killed during the search, it continues with ``--resume`` from the trained network."""
-    search_opts = opts.search_options
-    first = {"usnet": dict(method="usnet"), "full": dict(method="single", width=1.0)}[search_opts.start]
+    search_opts = replace(opts.search_options, teacher=opts.distill)
+    first = {"usnet": dict(method="usnet"),  # the full network trains alone: no teacher until the search
+             "full": dict(method="single", width=1.0, teacher=None)}[search_opts.start]
     supernet_opts = replace(opts, **first, epochs=opts.supernet_epochs, val_fraction=opts.holdout)
     final = opts.run_dir
     if opts.resume and (final / "run.json").is_file() and not final.with_name(final.name + ".partial").exists():

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from edgeslim.errors import EdgeslimError, unknown_name
-from edgeslim.host.search.options import SearchOptions
+from edgeslim.host.search.options import TEACHERS, SearchOptions
 from edgeslim.host.train.methods import METHODS
 
-TEACHERS = ("live", "ema")  # what distilled sub-nets learn from: the step's largest, or an EMA of it
 TRAINING_METHODS = (*METHODS, "pss")  # pss = usnet + search + joint training
 HOLDOUT_METHODS = {"dsnet": 0.15}  # methods that hold out part of the training split by default (pss: its search's)
 
@@ -111,9 +110,6 @@ class TrainOptions:
             raise EdgeslimError(f"--init {self.init}: no such file; give a .safetensors file or a PyTorch checkpoint")
         if self.device not in ("auto", "cpu", "cuda"):
             raise unknown_name("device", self.device, ("auto", "cpu", "cuda"))
-        if self.method == "pss" and self.search_options.start == "full" and self.distill == "ema":
-            raise EdgeslimError("--teacher ema with --start full: the full network trains alone first and the "
-                                "fine-tunes distil from it live; drop --teacher or use --start usnet")
         if self.method == "pss" and self.supernet_epochs < 1:
             raise EdgeslimError(f"--epochs {self.epochs} leaves no supernet training before --final-epochs "
                                 f"{self.search_options.joint_epochs(self.epochs)}; raise --epochs or lower "
@@ -137,7 +133,8 @@ class TrainOptions:
     def distill(self) -> str:
         """The teacher distilled sub-nets learn from: ``teacher``, else ``ema`` where a supernet trains (usnet,
         dsnet, pss from a US-Nets supernet; bench/reports/pss_cifar10.md measures it) and ``live`` otherwise
-        (pss from the full network: its fine-tunes distil from the trained full network)."""
+        (pss from the full network: it trains alone, and the search's fine-tunes and the joint training distil
+        from the live full network)."""
         if self.teacher is not None:
             return self.teacher
         supernet = self.method in ("usnet", "dsnet") or self.method == "pss" and self.search_options.start == "usnet"
