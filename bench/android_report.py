@@ -43,10 +43,11 @@ def compile_java(out: Path) -> Path:
     return out
 
 
-def run_junit(classes: Path, properties: dict[str, Path], reports: Path, select: str | None = None
+def run_junit(classes: Path, properties: dict[str, Path], reports: Path, methods: list[str] | None = None
               ) -> tuple[subprocess.CompletedProcess, ET.Element]:
-    """The JUnit 5 console launcher over ``classes`` (or one ``select``-ed class); returns its result and report."""
-    which = ["--select-class", select] if select else ["--scan-class-path"]
+    """The JUnit 5 console launcher over ``classes`` (or only ``methods``, as ``class#method``); returns its result
+    and report."""
+    which = [f"--select-method={m}" for m in methods] if methods else ["--scan-class-path"]
     done = subprocess.run(["java", *(f"-D{k}={v}" for k, v in properties.items()), "-jar", str(JUNIT),
                            "--class-path", str(classes), *which, "--disable-banner", "--details=none",
                            "--fail-if-no-tests", f"--reports-dir={reports}"], capture_output=True, text=True,
@@ -81,6 +82,49 @@ def conformance_scenarios(bundle: Path, folder: Path) -> int:
             (folder / name).write_text(json.dumps(scenario))
             steps += len(rungs)
     return steps
+
+
+def gate_routing_cases(bundle: Path, folder: Path) -> int:
+    """The Python runtime's routing of a gated bundle's samples, for the Java GateRouter test: per input, the gate's
+    head scores, the narrowest width's logits and its top probability, and the width Python ran for every head and
+    cap (gate routing) and every escalated share and cap (cascade, in the order of ``shares``); returns the number
+    of decisions."""
+    from edgeslim.device.preprocess import preprocess
+    from edgeslim.device.runtime import GATE, DynamicModel
+
+    model = DynamicModel.open(bundle, backend="tflite")
+    cascade = model.gate["cascade"]
+    shares = sorted({0.0, 0.1, cascade["default"], 0.5, 1.0})
+    widths = model.gate["widths"]
+    x, _ = model.bundle.samples()
+    inputs = []
+    for raw in x:
+        image = preprocess(raw, model.bundle.manifest["input"])
+        features, scores = model.engine.run_all(GATE, image)
+        narrow = model.engine.run(widths[0], features)[0]
+        gate, escalated = {}, []
+        for head in (h["name"] for h in model.gate["heads"]):
+            model.set_routing("gate", head=head)
+            gate[head] = [_routed(model, cap, image) for cap in widths]
+        for share in shares:
+            model.set_routing("cascade", escalate=share)
+            escalated.append([_routed(model, cap, image) for cap in widths])
+        inputs.append({"scores": scores.ravel().tolist(), "narrow": narrow.tolist(),
+                       "top": float(1.0 / np.exp(narrow - narrow.max()).sum()), "gate": gate, "cascade": escalated})
+    thresholds = []
+    for share in shares:  # None: infinite (share 1 escalates every input)
+        model.set_routing("cascade", escalate=share)
+        thresholds.append(model.threshold if np.isfinite(model.threshold) else None)
+    (folder / "gate-routing.json").write_text(json.dumps({
+        "bundle": str(bundle), "shares": shares, "thresholds": thresholds, "inputs": inputs}))
+    return len(inputs) * len(widths) * (len(model.gate["heads"]) + len(shares))
+
+
+def _routed(model, cap: str, image: np.ndarray) -> int:
+    """The index among the gate's widths of the width ``model`` ran for ``image`` under ``cap``."""
+    model.set_width(cap)
+    model(image)
+    return model.gate["widths"].index(model.last_width)
 
 
 def image_input_cases(folder: Path) -> None:
@@ -279,7 +323,8 @@ def controller_table(classes: Path, bundle: Path, out: Path) -> dict:
     steps = conformance_scenarios(bundle, scenarios)
     image_input_cases(scenarios)
     done, report = run_junit(classes, {"edgeslim.conformance": scenarios}, out / "reports",
-                             select="dev.edgeslim.ConformanceTest")
+                             methods=[f"dev.edgeslim.ConformanceTest#{m}" for m in (
+                                 "javaControllerDecidesAsPythonAtEveryStep", "imageInputIsPythonsPreprocessing")])
     identical = re.findall(r"conformance (\S+): (\d+) steps identical", done.stdout)
     print(f"\nController, Java vs Python (ResNet-20 tflite profile, 2 traces × 2 SLOs): {steps} steps compared, "
           f"JUnit failures {report.get('failures')}, errors {report.get('errors')}")

@@ -118,10 +118,11 @@ def test_java_assemble_refuses_a_damaged_bundle_in_one_line(java_classes, bundle
     assert "truncated or modified" in result.stderr and not (tmp_path / "out" / "model.pte").exists()
 
 
-def test_java_unit_and_conformance_tests_pass(java_classes, bundle_copy, tmp_path):
+def test_java_unit_and_conformance_tests_pass(java_classes, bundle_copy, dsnet_bundle, tmp_path):
     profile(bundle_copy, backend="tflite", runs=30, warmup=5)
     steps = android_report.conformance_scenarios(bundle_copy, tmp_path / "scenarios")
     android_report.image_input_cases(tmp_path / "scenarios")
+    decisions = android_report.gate_routing_cases(dsnet_bundle, tmp_path / "scenarios")
     result, suite = android_report.run_junit(java_classes, {"edgeslim.bundle": bundle_copy,
                                                             "edgeslim.conformance": tmp_path / "scenarios"},
                                              tmp_path / "reports")
@@ -130,9 +131,11 @@ def test_java_unit_and_conformance_tests_pass(java_classes, bundle_copy, tmp_pat
     counts = {k: int(suite.get(k)) for k in ("tests", "failures", "errors", "skipped")}
     assert result.returncode == 0 and counts["failures"] == counts["errors"] == 0, result.stdout + result.stderr
     assert counts["skipped"] == 0 and counts["tests"] >= 26, counts  # the bundle and conformance tests ran
-    assert {"javaControllerDecidesAsPythonAtEveryStep()", "imageInputIsPythonsPreprocessing()"} <= names
+    assert {"javaControllerDecidesAsPythonAtEveryStep()", "imageInputIsPythonsPreprocessing()",
+            "javaGateRoutesAsPythonAtEveryInput()"} <= names
     assert {"BundleTest", "ConformanceTest", "WidthControllerTest", "RecipesTest", "JsonTest"} <= cases
     assert f"conformance total: {steps} steps identical" in result.stdout and steps == 4 * 18000
+    assert f"gate routing: {decisions} decisions identical" in result.stdout and decisions > 0
 
 
 def test_android_tflite_takes_nhwc_image_and_names_its_io(mobilenet_android_bundle):

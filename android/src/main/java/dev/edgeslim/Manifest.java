@@ -2,6 +2,7 @@ package dev.edgeslim;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -53,6 +54,17 @@ public final class Manifest {
     /** The image input: NCHW shape, and the mean/std it is standardized with (per channel, after scaling to [0, 1]). */
     public record Input(String name, int[] shape, float[] mean, float[] std) {}
 
+    /** A DS-Net++ bundle's gate: the {@code entry} that runs the shared first layers and the width heads (outputs:
+     * the features every width's remainder takes, of {@code featuresShape}, and the head scores, heads × widths),
+     * the {@code widths} it routes among (narrowest first), its {@code heads}, the {@code defaultHead}, and the
+     * cascade's calibration (null when the run predates it). {@link GateRouter} routes with it. */
+    public record Gate(String entry, List<String> widths, List<String> heads, String defaultHead, int[] featuresShape,
+                       Cascade cascade) {}
+
+    /** Escalating the share {@code shares[i]} of inputs takes the top-probability threshold {@code thresholds[i]};
+     * {@code defaultShare} is the bundle's share. */
+    public record Cascade(double[] shares, double[] thresholds, double defaultShare) {}
+
     public final String modelName;
     public final int numClasses;
     public final Input input;
@@ -65,6 +77,8 @@ public final class Manifest {
     public final Map<String, Object> policy;
     public final Integer threads;
     public final List<String> classes;
+    /** The gate of a DS-Net++ bundle; null for a bundle without one. */
+    public final Gate gate;
 
     private final String file;
 
@@ -126,6 +140,7 @@ public final class Manifest {
             }
         }
         classes = Collections.unmodifiableList(names);
+        gate = raw.get("gate") == null ? null : gate(map(raw, "gate"));
     }
 
     /** Parse and check {@code json}, the text of the manifest file {@code file} (named in error messages). */
@@ -143,6 +158,65 @@ public final class Manifest {
         @SuppressWarnings("unchecked")
         Map<String, Object> map = (Map<String, Object>) raw;
         return new Manifest(map, file);
+    }
+
+    private Gate gate(Map<String, Object> g) throws BundleException {
+        List<String> names = widths.stream().map(Width::name).toList();
+        String entry = string(g, "entry");
+        List<String> ladder = new ArrayList<>();
+        for (Object w : list(g, "widths")) {
+            ladder.add(cast(w, String.class, "gate width"));
+        }
+        if (ladder.isEmpty() || new HashSet<>(ladder).size() != ladder.size() || !names.containsAll(ladder)
+                || names.contains(entry)) {
+            throw bad("gate widths " + ladder + " are not the bundle's widths " + names);
+        }
+        List<String> heads = new ArrayList<>();
+        for (Object h : list(g, "heads")) {
+            heads.add(string(asMap(h, "gate heads[]"), "name"));
+        }
+        String defaultHead = string(g, "default");
+        if (heads.isEmpty() || new HashSet<>(heads).size() != heads.size() || !heads.contains(defaultHead)) {
+            throw bad("default gate head '" + defaultHead + "' is not one of its heads " + heads);
+        }
+        int[] features = dims(g, "features_shape", 4, 4);
+        if (features[0] != 1) {
+            throw bad("gate features shape " + java.util.Arrays.toString(features) + " is not batch 1");
+        }
+        Cascade cascade = null;
+        if (g.get("cascade") != null) {
+            Map<String, Object> c = map(g, "cascade");
+            double[] shares = shares(c, "shares");
+            double[] thresholds = shares(c, "thresholds");
+            boolean ordered = shares.length == thresholds.length;
+            for (int i = 1; ordered && i < shares.length; i++) {
+                ordered = shares[i - 1] < shares[i] && thresholds[i - 1] <= thresholds[i];
+            }
+            double share = number(c, "default");
+            if (!ordered || !(share >= 0 && share <= 1)) {
+                throw bad("gate cascade: shares must rise, with one non-decreasing threshold each, and its default "
+                        + "share be in [0, 1]");
+            }
+            cascade = new Cascade(shares, thresholds, share);
+        }
+        return new Gate(entry, Collections.unmodifiableList(ladder), Collections.unmodifiableList(heads),
+                defaultHead, features, cascade);
+    }
+
+    /** 1 to 100 numbers in [0, 1]. */
+    private double[] shares(Map<String, Object> m, String key) throws BundleException {
+        List<?> values = list(m, key);
+        if (values.isEmpty() || values.size() > 100) {
+            throw bad("gate cascade " + key + " has " + values.size() + " values");
+        }
+        double[] out = new double[values.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = cast(values.get(i), Number.class, "gate cascade " + key).doubleValue();
+            if (!(out[i] >= 0 && out[i] <= 1)) {
+                throw bad("gate cascade " + key + " " + values + " are not in [0, 1]");
+            }
+        }
+        return out;
     }
 
     private Recipe recipe(Map<String, Object> r, String key) throws BundleException {

@@ -2,6 +2,8 @@ package dev.edgeslim;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,6 +52,88 @@ class ConformanceTest {
         System.out.println("conformance total: " + steps + " steps identical");
     }
 
+    /** The gate and cascade routing of a gated bundle's samples (written by tests/test_android.py with the Python
+     * runtime): Java must run the same width for every input, head, escalated share and cap. */
+    @Test
+    void javaGateRoutesAsPythonAtEveryInput() throws Exception {
+        Map<?, ?> cases = (Map<?, ?>) Json.parse(Files.readString(Paths.get(
+                System.getProperty("edgeslim.conformance"), "gate-routing.json")));
+        GateRouter router = GateRouter.of(Bundle.open(Paths.get((String) cases.get("bundle"))).manifest());
+        double[] shares = doubles((List<?>) cases.get("shares"));
+        List<?> thresholds = (List<?>) cases.get("thresholds");
+        List<?> inputs = (List<?>) cases.get("inputs");
+        assertFalse(inputs.isEmpty(), "no gate inputs");
+        long decisions = 0;
+        for (int k = 0; k < inputs.size(); k++) {
+            Map<?, ?> input = (Map<?, ?>) inputs.get(k);
+            float[] scores = floats((List<?>) input.get("scores"));
+            float[] narrow = floats((List<?>) input.get("narrow"));
+            assertEquals(((Number) input.get("top")).doubleValue(), GateRouter.topProbability(narrow), 1e-6);
+            for (String head : router.heads()) {
+                router.setHead(head);
+                List<?> expected = (List<?>) ((Map<?, ?>) input.get("gate")).get(head);
+                for (int cap = 0; cap < router.widths().size(); cap++) {
+                    assertEquals(((Number) expected.get(cap)).intValue(), router.pick(scores, cap),
+                            "input " + k + ", head " + head + ", cap " + cap);
+                    decisions++;
+                }
+            }
+            for (int s = 0; s < shares.length; s++) {
+                router.setEscalate(shares[s]);
+                Object threshold = thresholds.get(s);
+                assertEquals(threshold == null ? Double.POSITIVE_INFINITY : ((Number) threshold).doubleValue(),
+                        router.threshold(), 1e-12, "threshold for share " + shares[s]);
+                List<?> expected = (List<?>) ((List<?>) input.get("cascade")).get(s);
+                for (int cap = 0; cap < router.widths().size(); cap++) {
+                    int width = router.escalates(narrow, cap) ? cap : 0;
+                    assertEquals(((Number) expected.get(cap)).intValue(), width,
+                            "input " + k + ", share " + shares[s] + ", cap " + cap);
+                    decisions++;
+                }
+            }
+        }
+        System.out.println("gate routing: " + decisions + " decisions identical");
+    }
+
+    @Test
+    void aGateThatLiesOrABadRoutingArgumentIsOneLine() throws Exception {
+        Map<?, ?> cases = (Map<?, ?>) Json.parse(Files.readString(Paths.get(
+                System.getProperty("edgeslim.conformance"), "gate-routing.json")));
+        String text = Files.readString(Paths.get((String) cases.get("bundle"), "manifest.json"));
+        Manifest.Gate gate = Manifest.parse(text, "manifest.json").gate;
+        for (String[] edit : List.of(
+                new String[] {"\"default\": \"" + gate.defaultHead() + "\"", "\"default\": \"nope\"",
+                    "is not one of its heads"},
+                new String[] {"(\"widths\": \\[\\s*)\"" + gate.widths().get(0) + "\"", "$1\"w999\"",
+                    "are not the bundle's widths"},
+                new String[] {"(\"thresholds\": \\[\\s*)[0-9.e-]+", "$10.999", "shares must rise"},
+                new String[] {"(\"features_shape\": \\[\\s*)1", "$12", "is not batch 1"})) {
+            String edited = edit[0].startsWith("(") ? text.replaceFirst(edit[0], edit[1])
+                    : text.replace(edit[0], edit[1]);
+            assertFalse(edited.equals(text), edit[0]);
+            String m = assertThrows(BundleException.class, () -> Manifest.parse(edited, "manifest.json"))
+                    .getMessage();
+            assertTrue(m.startsWith("manifest.json: ") && m.contains(edit[2]) && !m.contains("\n"), m);
+        }
+        GateRouter router = GateRouter.of(Manifest.parse(text, "manifest.json"));
+        float[] scores = new float[router.heads().size() * router.widths().size()];
+        for (String[] call : List.of(new String[] {"head", "use one of"}, new String[] {"share", "in [0, 1]"},
+                new String[] {"scores", "head scores of 3 values"}, new String[] {"cap", "cap 99"})) {
+            String m = assertThrows(IllegalArgumentException.class, () -> {
+                switch (call[0]) {
+                    case "head" -> router.setHead("nope");
+                    case "share" -> router.setEscalate(1.5);
+                    case "scores" -> router.pick(new float[3], 0);
+                    default -> router.pick(scores, 99);
+                }
+            }).getMessage();
+            assertTrue(m.contains(call[1]) && !m.contains("\n"), m);
+        }
+        Manifest plain = Bundle.open(Paths.get(System.getProperty("edgeslim.bundle"))).manifest();
+        String m = assertThrows(IllegalArgumentException.class, () -> GateRouter.of(plain)).getMessage();
+        assertTrue(m.contains("has no gate"), m);
+    }
+
     @Test
     void imageInputIsPythonsPreprocessing() throws Exception {
         Path file = Paths.get(System.getProperty("edgeslim.conformance"), "image-input.json");
@@ -81,6 +165,14 @@ class ConformanceTest {
                 assertEquals(expected[i], ours[i], 1e-6, c.get("layout") + " element " + i);
             }
         }
+    }
+
+    private static float[] floats(List<?> values) {
+        float[] out = new float[values.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = ((Number) values.get(i)).floatValue();
+        }
+        return out;
     }
 
     private static double[] doubles(List<?> values) {
