@@ -52,7 +52,8 @@ def test_options_are_checked_on_construction_and_never_changed():
     assert options.val_fraction is None and options.teacher is None  # the method's defaults are derived
     assert options.holdout == 0.15 and options.distill == "ema"
     assert edgeslim.TrainOptions(method="usnet").distill == "ema"  # bench/reports/pss_cifar10.md
-    assert edgeslim.TrainOptions(method="pss").distill == "live"  # from the full network trained alone
+    assert edgeslim.TrainOptions(method="pss").distill == "ema"  # the search's, after the full network alone
+    assert edgeslim.TrainOptions(method="single").distill == "live"  # one width, from the labels
     assert edgeslim.TrainOptions(method="pss").holdout == edgeslim.SearchOptions().holdout_fraction
     assert edgeslim.TrainOptions(method="pss", epochs=10).supernet_epochs == 6  # 40 % joint training
     with pytest.raises(Exception, match="cannot assign"):

@@ -115,9 +115,9 @@ def _add_train(sub) -> None:
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no random translation")
     p.add_argument("--teacher", choices=TEACHERS,
                    help="what the distilled sub-nets learn from: the step's largest (live: in-place distillation, "
-                        "US-Nets) or an EMA of it (ema: in-place bootstrapping, DS-Net++) (default: ema where a "
-                        "supernet trains: usnet, dsnet, pss --start usnet; live for pss --start full, whose full "
-                        "network trains alone and whose search distils from it)")
+                        "US-Nets) or an EMA of it (ema: in-place bootstrapping, DS-Net++) (default: ema for usnet, "
+                        "dsnet and pss; pss --start full trains its full network alone, then distils from an EMA "
+                        "of it)")
     p.add_argument("--ema-decay", type=float, default=d["ema_decay"],
                    help="decay of the EMA teacher (default %(default)s)")
     p.add_argument("--gate-before", help="dsnet: the module the gate sits before (default: the model's, e.g. "

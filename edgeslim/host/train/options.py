@@ -131,14 +131,12 @@ class TrainOptions:
 
     @property
     def distill(self) -> str:
-        """The teacher distilled sub-nets learn from: ``teacher``, else ``ema`` where a supernet trains (usnet,
-        dsnet, pss from a US-Nets supernet; bench/reports/pss_cifar10.md measures it) and ``live`` otherwise
-        (pss from the full network: it trains alone, and the search's fine-tunes and the joint training distil
-        from the live full network)."""
+        """The teacher distilled sub-nets learn from: ``teacher``, else ``ema`` for the methods that distil (usnet,
+        dsnet, pss: its search's fine-tunes and joint training, also from a full network trained alone;
+        bench/reports/pss_cifar10.md measures both)."""
         if self.teacher is not None:
             return self.teacher
-        supernet = self.method in ("usnet", "dsnet") or self.method == "pss" and self.search_options.start == "usnet"
-        return "ema" if supernet else "live"
+        return "ema" if self.method in ("usnet", "dsnet", "pss") else "live"
 
     @property
     def holdout(self) -> float:
