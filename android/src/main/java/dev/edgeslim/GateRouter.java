@@ -11,7 +11,7 @@ import java.util.List;
  * GateRouter router = GateRouter.of(bundle.manifest());
  * int width = router.pick(headScores, cap);           // gate routing: an index into router.widths()
  * router.setEscalate(0.2);                            // cascade routing: escalate about 20 % of inputs
- * boolean again = router.escalates(narrowestLogits);  // run the cap's remainder on the same features too
+ * boolean again = router.escalates(narrowestLogits, cap);  // run the cap's remainder on the same features too
  * }</pre> */
 public final class GateRouter {
     private final Manifest.Gate gate;
