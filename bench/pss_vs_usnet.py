@@ -4,7 +4,8 @@
                                  [--out bench/results/pss]
 
 Per dataset and seed: ``train --method pss`` with E epochs (supernet E - final, joint training ``final``),
-then ``usnet`` with E + (fine-tune epochs the search used), so both see the same number of training epochs.
+then ``usnet`` with E + (fine-tune epochs the search used), so both see the same number of training epochs
+(or that seed's US-Nets rows from ``--usnet-from``, an earlier results.json, where it trained as many).
 Each budget b (fraction of the full model's MFLOPs) is compared with US-Nets at the widest uniform width whose
 MFLOPs fit b (BN recalibrated). For the first seed, each uniform width is also trained alone for E epochs
 (the individually-trained reference; also added to an earlier result under --out that lacks it). Prints the
@@ -76,15 +77,22 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
     started = time.time()
     usnet_dir, usnet_seconds = out / f"{name}-usnet-{common['seed']}", None
     teacher = edgeslim.TrainOptions(method="usnet", teacher=args.usnet_teacher).distill
-    if not (args.reuse and _trained(usnet_dir, epochs + extra, teacher)):
-        edgeslim.train(method="usnet", epochs=epochs + extra, out=usnet_dir, teacher=args.usnet_teacher, **common)
-        usnet_seconds = round(time.time() - started, 1)
+    earlier = args.usnet_earlier.get(f"{name}/seed{common['seed']}", {})
+    if earlier.get("epochs_usnet") == epochs + extra:  # the same seed's US-Nets for these epochs, measured before
+        print(f"{name}/seed{common['seed']}: US-Nets for {epochs + extra} epochs from --usnet-from", flush=True)
+        usnet_rows, usnet_seconds = earlier["usnet"], earlier["usnet_seconds"]
+    else:
+        if not (args.reuse and _trained(usnet_dir, epochs + extra, teacher)):
+            edgeslim.train(method="usnet", epochs=epochs + extra, out=usnet_dir, teacher=args.usnet_teacher,
+                           **common)
+            usnet_seconds = round(time.time() - started, 1)
+        usnet_rows = usnet_at_budgets(usnet_dir, list(BUDGETS))
     print(f"done {name}/seed{common['seed']}: pss {pss_seconds:.0f} s, usnet {usnet_seconds or 'reused'} s",
           flush=True)
     return {"epochs_pss": epochs, "epochs_usnet": epochs + extra, "val_fraction": pss["search"]["val_fraction"],
             "pss": [{"budget": b, "name": c["name"], **c["meta"]} for b, c in zip(
                 pss["search"]["budgets"], pss["configs"])],
-            "usnet": usnet_at_budgets(usnet_dir, list(BUDGETS)),
+            "usnet": usnet_rows,
             "search": {k: pss["search"][k] for k in ("start", "finetunes", "finetune_epochs", "candidates",
                                                      "seconds")},
             "before_joint": pss["search"]["before_joint"], "supernet_seconds": pss["train_seconds"],
@@ -137,9 +145,15 @@ def main() -> None:
                         help="skip the individually-trained widths")
     parser.add_argument("--merge", nargs="*", default=[], help="results.json files of other runs to report with")
     parser.add_argument("--report-only", action="store_true", help="only print the report of --out (and --merge)")
+    parser.add_argument("--usnet-from", type=Path,
+                        help="results.json of an earlier run: take each seed's US-Nets rows from it where it "
+                             "trained the same epochs (a PSS variant against the same baseline)")
     parser.add_argument("--reuse", action="store_true",
                         help="reuse finished usnet and single runs under --out that have the right epochs")
     args = parser.parse_args()
+    if args.usnet_from and not args.usnet_from.is_file():
+        parser.error(f"--usnet-from {args.usnet_from}: no such results.json (a finished bench run's --out holds one)")
+    args.usnet_earlier = json.loads(args.usnet_from.read_text()) if args.usnet_from else {}
     epochs_of = {k: int(v) for k, v in (p.split("=") for p in args.epochs.split(","))}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
