@@ -64,21 +64,43 @@ def _trained(run_dir: Path, epochs: int, teacher: str = "live") -> bool:
     return options["epochs"] == epochs and options.get("teacher", "live") == teacher
 
 
+def _searched(run_dir: Path, epochs: int, opts: SearchOptions) -> bool:
+    """A finished PSS run in ``run_dir`` of ``epochs``, ``opts``' start and joint-training epochs (the other options
+    are --out's to keep apart)."""
+    sidecar = run_dir / "run.json"
+    if not sidecar.is_file():
+        return False
+    info = json.loads(sidecar.read_text())
+    search = info.get("search", {})
+    return (info["method"] == "pss" and search.get("start") == opts.start
+            and search["final_epochs"] == opts.final_epochs
+            and info["options"]["epochs"] + search["final_epochs"] == epochs)  # options: the first phase's
+
+
 def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common: dict) -> dict:
     """One seed: PSS with ``epochs``, then US-Nets with ``epochs`` + the search's fine-tune epochs."""
     final = max(1, round(epochs * args.final_fraction))
     started = time.time()
     search_opts = SearchOptions(final_epochs=final, final_lr_scale=args.final_lr_scale, threshold=args.threshold,
                                 finetune_epochs=args.finetune_epochs, start=args.start, show_progress=args.progress)
-    pss = edgeslim.train(method="pss", epochs=epochs, out=out / f"{name}-pss-{common['seed']}",
-                         teacher=args.teacher, val_fraction=args.val_fraction, search=search_opts, **common).info
-    pss_seconds = time.time() - started
+    pss_dir = out / f"{name}-pss-{common['seed']}"
+    if args.reuse and _searched(pss_dir, epochs, search_opts):
+        pss = json.loads((pss_dir / "run.json").read_text())
+        pss_seconds = pss["train_seconds"] + pss["search"]["seconds"]["total"]
+    else:
+        pss = edgeslim.train(method="pss", epochs=epochs, out=pss_dir, teacher=args.teacher,
+                             val_fraction=args.val_fraction, search=search_opts, **common).info
+        pss_seconds = time.time() - started
     extra = round(pss["search"]["finetunes"] * pss["search"]["finetune_epochs"])
     started = time.time()
     usnet_dir, usnet_seconds = out / f"{name}-usnet-{common['seed']}", None
     teacher = edgeslim.TrainOptions(method="usnet", teacher=args.usnet_teacher).distill
-    earlier = args.usnet_earlier.get(f"{name}/seed{common['seed']}", {})
-    if earlier.get("epochs_usnet") == epochs + extra:  # the same seed's US-Nets for these epochs, measured before
+    longest = epochs + extra + args.usnet_longer
+    earlier = min((e for e in args.usnet_earlier.get(f"{name}/seed{common['seed']}", [])
+                   if epochs + extra <= e.get("epochs_usnet", -1) <= longest),
+                  key=lambda e: e["epochs_usnet"], default=None)
+    if earlier:  # the same seed's US-Nets for these epochs (or up to --usnet-longer more), measured before
+        extra = earlier["epochs_usnet"] - epochs
         print(f"{name}/seed{common['seed']}: US-Nets for {epochs + extra} epochs from --usnet-from", flush=True)
         usnet_rows, usnet_seconds = earlier["usnet"], earlier["usnet_seconds"]
     else:
@@ -145,15 +167,21 @@ def main() -> None:
                         help="skip the individually-trained widths")
     parser.add_argument("--merge", nargs="*", default=[], help="results.json files of other runs to report with")
     parser.add_argument("--report-only", action="store_true", help="only print the report of --out (and --merge)")
-    parser.add_argument("--usnet-from", type=Path,
-                        help="results.json of an earlier run: take each seed's US-Nets rows from it where it "
+    parser.add_argument("--usnet-from", type=Path, nargs="+", default=[],
+                        help="results.json files of earlier runs: take each seed's US-Nets rows from one where it "
                              "trained the same epochs (a PSS variant against the same baseline)")
+    parser.add_argument("--usnet-longer", type=int, default=0,
+                        help="with --usnet-from: also take a US-Nets that trained up to this many epochs more than "
+                             "PSS (the nearest; a comparison that favours US-Nets) instead of training one")
     parser.add_argument("--reuse", action="store_true",
-                        help="reuse finished usnet and single runs under --out that have the right epochs")
+                        help="reuse finished pss, usnet and single runs under --out that have the right epochs")
     args = parser.parse_args()
-    if args.usnet_from and not args.usnet_from.is_file():
-        parser.error(f"--usnet-from {args.usnet_from}: no such results.json (a finished bench run's --out holds one)")
-    args.usnet_earlier = json.loads(args.usnet_from.read_text()) if args.usnet_from else {}
+    args.usnet_earlier = {}  # "<data>/seed<S>" -> every earlier result of that seed
+    for path in args.usnet_from:
+        if not path.is_file():
+            parser.error(f"--usnet-from {path}: no such results.json (a finished bench run's --out holds one)")
+        for key, entry in json.loads(path.read_text()).items():
+            args.usnet_earlier.setdefault(key, []).append(entry)
     epochs_of = {k: int(v) for k, v in (p.split("=") for p in args.epochs.split(","))}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
