@@ -13,7 +13,7 @@ from conftest import device_python, run_cli, train_killed_after
 
 from edgeslim.errors import EdgeslimError
 from edgeslim.host.gate.routing import (RouteCache, cascade_metrics, cascade_route, cascade_thresholds, route,
-                                        routed_metrics, sgs_targets, train_head)
+                                        routed_metrics, train_head, width_targets)
 from edgeslim.host.gate.split import split_at
 from edgeslim.host.models import build_supernet
 from edgeslim.host.train.bootstrap import EmaTeacher
@@ -83,7 +83,7 @@ def _synthetic_cache(n: int = 600, seed: int = 0) -> RouteCache:
 
 def test_gate_learns_hard_inputs_and_complexity_weight_moves_the_tradeoff():
     cache = _synthetic_cache()
-    assert sgs_targets(cache).tolist() == [1 if h > 0.5 else 0 for h in cache.hidden[:, 0].tolist()]
+    assert width_targets(cache).tolist() == [1 if h > 0.5 else 0 for h in cache.hidden[:, 0].tolist()]
     supernet = build_supernet("resnet20", (1, 8, 8), 3)
     gate = supernet.attach_gate("blocks.1", 2, hidden=8)
     assert gate.hidden == 8
@@ -96,6 +96,17 @@ def test_gate_learns_hard_inputs_and_complexity_weight_moves_the_tradeoff():
     assert results[8.0]["mflops"] < results[0.0]["mflops"]  # a heavier complexity term picks narrower widths
     capped = route(supernet, cache, "c0", cap=0)
     assert (capped == 0).all()
+
+
+def test_width_target_is_the_narrowest_width_that_is_right():
+    labels = torch.tensor([0, 1, 2, 0])
+    right, wrong = torch.eye(3) * 5, torch.eye(3).roll(1, 1) * 5
+    per_image = [[right[0], right[0], right[0]],    # all right: the narrowest
+                 [wrong[1], right[1], wrong[1]],    # only the middle width is right
+                 [wrong[2], wrong[2], right[2]],    # only the widest
+                 [wrong[0], wrong[0], wrong[0]]]    # none: the widest
+    cache = RouteCache(torch.zeros(4, 8), torch.stack([torch.stack(w) for w in per_image]), labels)
+    assert width_targets(cache).tolist() == [0, 1, 2, 2]
 
 
 def test_cascade_escalates_the_least_confident_share():

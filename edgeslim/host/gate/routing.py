@@ -5,9 +5,8 @@ attention, so every image's hidden gate vector and every width's logits are fixe
 (``RouteCache``) and each width head trains on them in seconds. The loss of one head is
 
     CE(routed logits, label)                      routed = the logits of a straight-through Gumbel-softmax pick
-  + CE(width logits, SGS target)                  sandwich gate sparsification: the smallest width if the smallest
-                                                  sub-net is right on this image, else the largest (the two
-                                                  targets weighted alike: hard images are rare)
+  + CE(width logits, width target)                the narrowest width that is right on this image, else the
+                                                  largest (every target weighted alike: hard images are rare)
   + complexity_weight · E[MACs] / MACs(largest)   expected cost under the head's softmax
 
 so a larger complexity weight moves the head towards narrower widths. At inference the head's argmax picks the
@@ -79,22 +78,24 @@ def ladder_macs(supernet: Supernet, ladder: list[SubnetConfig]) -> np.ndarray:
     return np.array([count_cost(supernet, c).macs for c in ladder], dtype=np.float64)
 
 
-def sgs_targets(cache: RouteCache) -> torch.Tensor:
-    """Sandwich gate sparsification: 0 (smallest) where the smallest width is right, else the largest."""
-    smallest_right = cache.logits[:, 0].argmax(1) == cache.labels
-    return torch.where(smallest_right, 0, cache.logits.shape[1] - 1)
+def width_targets(cache: RouteCache) -> torch.Tensor:
+    """Per image, the narrowest ladder width that is right, else the largest. (DS-Net++'s sandwich gate
+    sparsification targets only the smallest or the largest: its heads route all-or-nothing.)"""
+    right = cache.logits.argmax(2) == cache.labels[:, None]
+    return torch.where(right.any(1), right.int().argmax(1), cache.logits.shape[1] - 1)
 
 
 def train_head(supernet: Supernet, cache: RouteCache, macs: np.ndarray, weight: float, epochs: int = 40,
-               batch_size: int = 128, lr: float = 3e-3, seed: int = 0) -> str:
-    """Add and train the width head for complexity ``weight`` on ``cache``; returns its name."""
+               batch_size: int = 128, lr: float = 3e-3, seed: int = 0, targets: torch.Tensor | None = None) -> str:
+    """Add and train the width head for complexity ``weight`` on ``cache`` (``targets``: each image's width
+    index, default ``width_targets``); returns its name."""
     with seeded(seed):  # the head's initialization and the Gumbel samples
         name = head_name(weight)
         head = supernet.gate.add_head(name).to(cache.hidden.device)
         optimizer = torch.optim.Adam(head.parameters(), lr=lr)
-        targets = sgs_targets(cache)
+        targets = width_targets(cache) if targets is None else targets
         counts = torch.bincount(targets, minlength=len(macs)).float()
-        balance = torch.where(counts > 0, counts.sum() / (2 * counts.clamp(min=1)), 0.0)  # both targets weigh alike
+        balance = torch.where(counts > 0, counts.sum() / ((counts > 0).sum() * counts.clamp(min=1)), 0.0)
         cost = torch.from_numpy(macs / macs.max()).float()
         generator = torch.Generator().manual_seed(seed)
         head.train()
