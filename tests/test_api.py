@@ -55,7 +55,7 @@ def test_options_are_checked_on_construction_and_never_changed():
     assert edgeslim.TrainOptions(method="pss").distill == "ema"  # the search's, after the full network alone
     assert edgeslim.TrainOptions(method="single").distill == "live"  # one width, from the labels
     assert edgeslim.TrainOptions(method="pss").holdout == edgeslim.SearchOptions().holdout_fraction
-    assert edgeslim.TrainOptions(method="pss", epochs=10).supernet_epochs == 6  # 40 % joint training
+    assert edgeslim.TrainOptions(method="pss", epochs=10).supernet_epochs == 4  # 60 % joint training
     with pytest.raises(Exception, match="cannot assign"):
         options.epochs = 3
     cases = [({"method": "pss", "epochs": 1}, "leaves no supernet training"),

@@ -151,7 +151,7 @@ def _add_search_options(p, for_train: bool) -> None:
                         "full network, 1 from a US-Nets supernet)")
     p.add_argument("--final-epochs", type=int,
                    help="epochs of joint training of the kept sub-nets " + (
-                       "(part of --epochs; default 40%% of it)" if for_train else "(default 10)"))
+                       "(part of --epochs; default 60%% of it)" if for_train else "(default 10)"))
     p.add_argument("--final-lr-scale", type=float, default=d["final_lr_scale"],
                    help="joint training starts at this fraction of the run's learning rate (default %(default)s)")
     p.add_argument("--rank-steps", type=int, default=d["rank_steps"],
