@@ -57,11 +57,16 @@ def usnet_at_budgets(run_dir: Path, budgets: list[float]) -> list[dict]:
 
 def _trained(run_dir: Path, epochs: int, teacher: str = "live") -> bool:
     """A finished run in ``run_dir`` trained for ``epochs`` with ``teacher`` (runs older than the option: live)."""
+    return _trained_epochs(run_dir, teacher) == epochs
+
+
+def _trained_epochs(run_dir: Path, teacher: str = "live") -> int | None:
+    """The epochs of the finished run in ``run_dir`` if it trained with ``teacher``, else None."""
     sidecar = run_dir / "run.json"
     if not sidecar.is_file():
-        return False
+        return None
     options = json.loads(sidecar.read_text())["options"]
-    return options["epochs"] == epochs and options.get("teacher", "live") == teacher
+    return options["epochs"] if options.get("teacher", "live") == teacher else None
 
 
 def _searched(run_dir: Path, epochs: int, opts: SearchOptions) -> bool:
@@ -104,7 +109,10 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
         print(f"{name}/seed{common['seed']}: US-Nets for {epochs + extra} epochs from --usnet-from", flush=True)
         usnet_rows, usnet_seconds = earlier["usnet"], earlier["usnet_seconds"]
     else:
-        if not (args.reuse and _trained(usnet_dir, epochs + extra, teacher)):
+        trained = _trained_epochs(usnet_dir, teacher) if args.reuse else None
+        if trained is not None and epochs + extra <= trained <= longest:  # up to --usnet-longer more, as above
+            extra = trained - epochs
+        else:
             edgeslim.train(method="usnet", epochs=epochs + extra, out=usnet_dir, teacher=args.usnet_teacher,
                            **common)
             usnet_seconds = round(time.time() - started, 1)
@@ -171,8 +179,8 @@ def main() -> None:
                         help="results.json files of earlier runs: take each seed's US-Nets rows from one where it "
                              "trained the same epochs (a PSS variant against the same baseline)")
     parser.add_argument("--usnet-longer", type=int, default=0,
-                        help="with --usnet-from: also take a US-Nets that trained up to this many epochs more than "
-                             "PSS (the nearest; a comparison that favours US-Nets) instead of training one")
+                        help="with --usnet-from or --reuse: also take a US-Nets that trained up to this many epochs "
+                             "more than PSS (the nearest; a comparison that favours US-Nets) instead of training one")
     parser.add_argument("--reuse", action="store_true",
                         help="reuse finished pss, usnet and single runs under --out that have the right epochs")
     args = parser.parse_args()
