@@ -16,13 +16,21 @@ from edgeslim.host.models import build_supernet
 from edgeslim.host.nn import count_cost
 from edgeslim.host.runs import load_run
 from edgeslim.host.search.costs import layer_mmacs
-from edgeslim.host.search.progressive import MIN_CHUNK, RACE_CHUNKS, ChainEntry, HeldOut, progressive_search
+from edgeslim.host.search.progressive import (
+    MIN_CHUNK,
+    RACE_CHUNKS,
+    ChainEntry,
+    HeldOut,
+    progressive_search,
+    shrink_candidates,
+    shrink_step,
+)
 from edgeslim.host.search.ranking import rank_blocks
 from edgeslim.host.search.reselect import holdout_margin, pareto_front, reselect
 from edgeslim.host.train.bootstrap import EmaTeacher
 from edgeslim.host.train.methods import Step
 from edgeslim.host.train.steps import Batches, fit
-from edgeslim.subnets import SubnetConfig
+from edgeslim.subnets import ChannelGroup, SubnetConfig
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +94,20 @@ def test_chain_is_nested_and_fine_tunes_past_the_threshold(trained_run):
             g.granularity for g in supernet.space.groups}
     assert calls == list(range(2, len(chain.entries) + 1))  # threshold -100: a fine-tune after every step
     assert chain.finetunes == list(range(1, len(chain.entries)))
+
+
+def test_a_search_step_removes_an_eighth_of_a_wide_group_and_one_block_of_a_narrow_one():
+    wide, narrow = ChannelGroup("head", 1280, 8), ChannelGroup("stage1", 16, 8)
+    assert [shrink_step(wide, c) for c in (1280, 1120, 160, 16, 8)] == [1120, 960, 8, 8, None]
+    assert [shrink_step(narrow, c) for c in (16, 8)] == [8, None]
+    assert shrink_step(ChannelGroup("expand", 144, 8), 144) == 120  # 18 channels less, rounded to whole blocks
+    supernet = build_supernet("mobilenetv2", (3, 32, 32), 10)
+    full = supernet.space.largest()
+    for candidate in shrink_candidates(supernet, full):  # one group changed per candidate, by one step
+        changed = {g.name: g for g in supernet.space.groups if candidate.channels[g.name] != full.channels[g.name]}
+        assert len(changed) == 1
+        (name, group), = changed.items()
+        assert candidate.channels[name] == shrink_step(group, group.channels)
 
 
 def test_held_out_measures_a_candidate_in_one_pass_as_recalibrated_statistics_would(trained_run):

@@ -1,6 +1,7 @@
 """Progressive non-uniform shrinking with a fine-tuning threshold (steps 3 and 4 of the search).
 
-From the full network, every step tries removing the last block of each channel group, measures each candidate on
+From the full network, every step tries removing the last 1/``STEPS_PER_GROUP`` of each channel group's full
+channels (at least one block of ``granularity`` channels), measures each candidate on
 the held-out split with BN normalizing by the held-out images' own batch statistics (one pass per candidate
 instead of a recalibration pass over training images and an evaluation pass), and keeps the candidate that loses
 the least per unit of cost saved. Candidates race: all are scored on the first chunk of the held-out split, the
@@ -27,12 +28,13 @@ from edgeslim.errors import EdgeslimError
 from edgeslim.host.nn import Supernet
 from edgeslim.host.nn.ops import SlimBatchNorm2d
 from edgeslim.host.search.costs import CostFn
-from edgeslim.subnets import SubnetConfig
+from edgeslim.subnets import ChannelGroup, SubnetConfig
 
 MIN_HELD_OUT = 32  # fewer images give BN batch statistics too noisy to rank candidates
 MIN_CHUNK, MAX_CHUNK = 96, 512  # images per forward pass of a candidate (each chunk's own BN statistics)
 RACE_CHUNKS = 6  # the held-out split is cut into this many chunks where it has enough images
 KEEP = 2  # candidates measured on the whole held-out split after the race on its first chunk
+STEPS_PER_GROUP = 8  # a step removes 1/8 of a group's channels, as one block does in ResNet-20's widest groups
 
 
 @dataclass
@@ -100,15 +102,33 @@ class HeldOut:
         return 100.0 * sum(c for c, _ in done[:len(bounds)]) / count, sum(s for _, s in done[:len(bounds)]) / count
 
 
+def shrink_step(group: ChannelGroup, count: int) -> int | None:
+    """The channel count one search step below ``count``: 1/``STEPS_PER_GROUP`` of the group's full channels
+    less, at least one block (so a 1280-channel group takes as many steps as a 64-channel one); None at the
+    smallest."""
+    choices = group.choices()
+    if count <= choices[0]:
+        return None
+    target = count - max(group.granularity, group.channels / STEPS_PER_GROUP)
+    return max((c for c in choices if c <= target), default=choices[0])
+
+
 def shrink_candidates(supernet: Supernet, config: SubnetConfig) -> list[SubnetConfig]:
-    """``config`` with one block removed from one group, for every group that can still shrink."""
+    """``config`` with one step removed from one group, for every group that can still shrink."""
     candidates = []
     for group in supernet.space.groups:
-        choices = group.choices()
-        i = choices.index(config.channels[group.name])
-        if i > 0:
-            candidates.append(SubnetConfig("candidate", {**config.channels, group.name: choices[i - 1]}))
+        smaller = shrink_step(group, config.channels[group.name])
+        if smaller is not None:
+            candidates.append(SubnetConfig("candidate", {**config.channels, group.name: smaller}))
     return candidates
+
+
+def _steps(group: ChannelGroup) -> int:
+    """Search steps from the group's full channels to its smallest count."""
+    count, steps = group.channels, 0
+    while (count := shrink_step(group, count)) is not None:
+        steps += 1
+    return steps
 
 
 def race(held_out: HeldOut, parent: ChainEntry, candidates: list[tuple[SubnetConfig, float]],
@@ -132,7 +152,7 @@ def progressive_search(supernet: Supernet, held_out: HeldOut, cost: CostFn, min_
     chain = Chain([ChainEntry(current, full_cost, top1, loss)])
     reference = top1
     with progress(show_progress) as bar:
-        most_steps = sum(len(g.choices()) - 1 for g in supernet.space.groups)
+        most_steps = sum(_steps(g) for g in supernet.space.groups)
         task = bar.add_task("search", total=most_steps, status="")
         while chain.entries[-1].cost > min_cost:
             last = chain.entries[-1]
