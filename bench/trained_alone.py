@@ -36,16 +36,16 @@ def entries(paths: list[Path]) -> dict[str, dict]:
     return found
 
 
-def width_within(model: str, data: str, budget: float) -> tuple[float, float]:
-    """The widest uniform width (in steps of 0.01) whose MFLOPs fit ``budget`` of the full network's, counted at
-    granularity 1, and its fraction of the full MFLOPs."""
+def widths_within(model: str, data: str, budgets: list[float]) -> dict[float, tuple[float, float]]:
+    """Per budget, the widest uniform width (in steps of 0.01) whose MFLOPs fit that share of the full network's,
+    counted at granularity 1, and its fraction of the full MFLOPs."""
     dataset = load_dataset(data, 0)
     supernet = build_supernet(model, dataset.input_shape, dataset.num_classes, granularity=1)
     full = count_cost(supernet, supernet.space.largest()).mflops
-    fractions = {w: count_cost(supernet, supernet.space.uniform(w)).mflops / full
+    fractions = {float(w): count_cost(supernet, supernet.space.uniform(float(w))).mflops / full
                  for w in np.round(np.arange(0.05, 1.001, 0.01), 2)}
-    width = max(w for w, f in fractions.items() if f <= budget + 1e-9)
-    return float(width), fractions[width]
+    widest = {b: max(w for w, f in fractions.items() if f <= b + 1e-9) for b in budgets}
+    return {b: (w, fractions[w]) for b, w in widest.items()}
 
 
 def main() -> None:
@@ -64,7 +64,7 @@ def main() -> None:
     budgets = [float(b) for b in args.budgets.split(",")]
     if any(b not in BUDGETS for b in budgets):
         parser.error(f"--budgets: choose among {BUDGETS}")
-    widths = {b: width_within(args.model, args.data, b) for b in budgets}
+    widths = widths_within(args.model, args.data, budgets)
     rows = {}
     for key, entry in sorted(entries(args.results).items()):
         seed = int(key.rsplit("seed", 1)[1])
