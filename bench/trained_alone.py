@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,7 @@ def main() -> None:
             out = args.out / f"{args.model}-w{round(width * 100):03d}-e{epochs}-s{seed}"
             if not (out / "run.json").is_file():
                 print(f"{key}: training width {width} ({fraction:.3f} of full MFLOPs) alone, {epochs} epochs",
-                      flush=True)
+                      file=sys.stderr, flush=True)
                 edgeslim.train(model=args.model, data=args.data, method="single", width=width, granularity=1,
                                epochs=epochs, seed=seed, out=out, show_progress=False)
             alone = json.loads((out / "run.json").read_text())["configs"][0]["meta"]
