@@ -149,6 +149,44 @@ def test_held_out_completes_a_configuration_raced_on_its_first_chunk_without_mea
     assert held_out.images == 2 * len(y)
 
 
+class _InplaceNet(torch.nn.Module):
+    """A user's net whose in-place residual add changes the stem's output, which a candidate reads."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.BatchNorm2d(16),
+                                        torch.nn.ReLU(inplace=True))
+        self.conv = torch.nn.Sequential(torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.BatchNorm2d(32),
+                                        torch.nn.ReLU(inplace=True), torch.nn.Conv2d(32, 16, 1))
+        self.act = torch.nn.ReLU(inplace=True)
+        self.head = torch.nn.Linear(16, 5)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x.add_(self.conv(x))
+        return self.head(self.act(x).mean((2, 3)))
+
+
+@pytest.mark.parametrize("model", ["mobilenetv2", "resnet20", "densenet121", "mobilenetv3_small", "inplace"])
+def test_candidates_raced_from_their_first_changed_layer_score_exactly_as_a_full_pass(model):
+    torch.manual_seed(0)
+    supernet = build_supernet(_InplaceNet() if model == "inplace" else model, (3, 16, 16), 5)
+    x, y = torch.randn(200, 3, 16, 16).numpy(), np.arange(200) % 5  # two chunks
+    parent = SubnetConfig("parent", {g.name: shrink_step(g, g.channels) or g.channels for g in supernet.space.groups})
+    candidates = shrink_candidates(supernet, parent)
+    candidates = candidates[::-(-len(candidates) // 12)]  # a dozen, from the first group to the last
+    full = HeldOut(supernet, x, y)
+    expected = [full(c, chunks=1) for c in candidates]
+    shared = HeldOut(supernet, x, y)
+    shared.share_prefix(parent)
+    first = next(m for m in supernet.net.modules() if isinstance(m, torch.nn.Conv2d))
+    calls = []
+    first.register_forward_hook(lambda *_: calls.append(1))
+    assert [shared(c, chunks=1) for c in candidates] == expected  # bitwise: the same operations on the same values
+    assert len(calls) < len(candidates)  # candidates of later groups skipped the first layers
+    assert shared(candidates[-1]) == full(candidates[-1])  # its other chunks: full passes
+
+
 def _entry(cost, top1):
     return ChainEntry(SubnetConfig(f"c{cost}", {"g": int(cost * 10)}), cost, top1, 0.0)
 

@@ -6,7 +6,8 @@ the held-out split with BN normalizing by the held-out images' own batch statist
 instead of a recalibration pass over training images and an evaluation pass), and keeps the candidate that loses
 the least per unit of cost saved. Candidates race: all are scored on the first chunk of the held-out split, the
 best ``KEEP`` on the rest (bench/search_fidelity.py measures that both shortcuts rank candidates as recalibrated
-statistics over the whole split do). The score uses the held-out cross-entropy rather than top-1: on small
+statistics over the whole split do). On the first chunk each candidate runs only from its changed group's first
+layer on, from the parent's values there (``prefix``; the same numbers as a full pass). The score uses the held-out cross-entropy rather than top-1: on small
 held-out splits top-1 moves in coarse steps and ties, the loss ranks candidates smoothly. The chain of kept
 sub-nets is nested (each uses a prefix of the previous one's channels). When the newest sub-net's held-out top-1
 has dropped by more than ``threshold`` points since the last fine-tune, the supernet is fine-tuned briefly over
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +30,7 @@ from edgeslim.errors import EdgeslimError
 from edgeslim.host.nn import Supernet
 from edgeslim.host.nn.ops import SlimBatchNorm2d
 from edgeslim.host.search.costs import CostFn
+from edgeslim.host.search.prefix import SharedPrefix
 from edgeslim.subnets import ChannelGroup, SubnetConfig
 
 MIN_HELD_OUT = 32  # fewer images give BN batch statistics too noisy to rank candidates
@@ -58,7 +61,8 @@ class Chain:
 class HeldOut:
     """Measures a configuration on the held-out split, chunk by chunk, BN using each chunk's batch statistics.
     Results are kept per configuration until ``forget`` (call it when the weights change), so a configuration
-    first measured on a few chunks is completed without measuring those again."""
+    first measured on a few chunks is completed without measuring those again. After ``share_prefix(parent)``,
+    configurations run on the first chunk only from their first layer that differs from ``parent``."""
 
     def __init__(self, supernet: Supernet, x_val: np.ndarray, y_val: np.ndarray, race_chunks: int = RACE_CHUNKS,
                  min_chunk: int = MIN_CHUNK):
@@ -72,32 +76,54 @@ class HeldOut:
         size = -(-len(y_val) // chunks)  # equal chunks: no small last batch with noisy statistics
         self.bounds = [(i, min(i + size, len(y_val))) for i in range(0, len(y_val), size)]
         self.bns = [m for m in supernet.modules() if isinstance(m, SlimBatchNorm2d)]
+        self.prefix = SharedPrefix(supernet)
         self.done: dict[str, list[tuple[int, float]]] = {}  # per configuration: (correct, loss sum) per chunk
         self.calls, self.images, self.seconds = 0, 0, 0.0  # configurations measured, images forwarded, their time
 
     def forget(self) -> None:
         self.done.clear()
+        self.prefix.forget()
 
-    @torch.no_grad()
+    @contextmanager
+    def _measuring(self, config: SubnetConfig):
+        started = time.perf_counter()
+        was_training = self.supernet.training
+        self.supernet.set_config(config)
+        self.supernet.eval()
+        for bn in self.bns:  # batch statistics; the running buffers they update are reset by recalibration
+            bn.train()
+        with torch.no_grad():
+            yield
+        self.supernet.train(was_training)
+        self.seconds += time.perf_counter() - started
+
+    def _record(self, config: SubnetConfig, logits: torch.Tensor, lo: int, hi: int) -> None:
+        self.done.setdefault(config.key(), []).append((
+            int((logits.argmax(1) == self.y[lo:hi]).sum()),
+            float(F.cross_entropy(logits, self.y[lo:hi], reduction="sum"))))
+        self.images += hi - lo
+
+    def share_prefix(self, parent: SubnetConfig) -> None:
+        """Run ``parent`` on the first chunk, keeping the values that configurations differing from it read."""
+        lo, hi = self.bounds[0]
+        with self._measuring(parent):
+            logits = self.prefix.run_reference(parent, self.x[lo:hi])
+            if not self.done.get(parent.key()):
+                self.calls += 1
+                self._record(parent, logits, lo, hi)
+
     def __call__(self, config: SubnetConfig, chunks: int | None = None) -> tuple[float, float]:
         """Top-1 (%) and mean cross-entropy on the first ``chunks`` chunks (None: all)."""
         done = self.done.setdefault(config.key(), [])
         bounds = self.bounds[:chunks]
         if len(done) < len(bounds):
-            started = time.perf_counter()
             self.calls += not done
-            was_training = self.supernet.training
-            self.supernet.set_config(config)
-            self.supernet.eval()
-            for bn in self.bns:  # batch statistics; the running buffers they update are reset by recalibration
-                bn.train()
-            for lo, hi in bounds[len(done):]:
-                logits = self.supernet(self.x[lo:hi])
-                done.append((int((logits.argmax(1) == self.y[lo:hi]).sum()),
-                             float(F.cross_entropy(logits, self.y[lo:hi], reduction="sum"))))
-                self.images += hi - lo
-            self.supernet.train(was_training)
-            self.seconds += time.perf_counter() - started
+            with self._measuring(config):
+                for index in range(len(done), len(bounds)):
+                    lo, hi = bounds[index]
+                    shared = index == 0 and self.prefix.reference is not None
+                    logits = self.prefix.run(config, self.x[lo:hi]) if shared else self.supernet(self.x[lo:hi])
+                    self._record(config, logits, lo, hi)
         count = bounds[-1][1]
         return 100.0 * sum(c for c, _ in done[:len(bounds)]) / count, sum(s for _, s in done[:len(bounds)]) / count
 
@@ -135,6 +161,8 @@ def race(held_out: HeldOut, parent: ChainEntry, candidates: list[tuple[SubnetCon
          keep: int = KEEP) -> tuple[SubnetConfig, float]:
     """The (candidate, cost) losing the least held-out loss per unit of cost saved: all scored on the first
     chunk, the best ``keep`` of them on the whole split."""
+
+    held_out.share_prefix(parent.config)
 
     def score(candidate: tuple[SubnetConfig, float], chunks: int | None = None) -> float:
         lost = held_out(candidate[0], chunks)[1] - held_out(parent.config, chunks)[1]
