@@ -309,6 +309,24 @@ def test_fit_runs_a_fraction_of_an_epoch():
         assert len(calls) == steps
 
 
+def test_fit_gives_the_same_weights_from_the_same_seed_whatever_the_global_rng():
+    data = load_dataset("digits")
+    supernet = build_supernet("mobilenetv2", data.input_shape, data.num_classes)  # dropout before its classifier
+    batches = Batches(data, 64, False, data.x_train[:128], data.y_train[:128])
+    start = copy.deepcopy(supernet.state_dict())
+
+    def plan(rng):
+        return [Step(supernet.space.largest(), False)]
+
+    weights = []
+    for global_seed in (1, 2):
+        supernet.load_state_dict(start)
+        torch.manual_seed(global_seed)  # what came before in the process
+        fit(supernet, batches, plan, 1, 0.05, 5e-4, 0, "fit", show_progress=False)
+        weights.append(copy.deepcopy(supernet.state_dict()))
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in start)
+
+
 @pytest.mark.slow
 def test_pss_resumes_a_run_killed_during_its_search_and_refuses_single_width_runs(trained_run, tmp_path):
     run_dir = tmp_path / "run"

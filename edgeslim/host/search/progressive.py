@@ -7,8 +7,9 @@ instead of a recalibration pass over training images and an evaluation pass), an
 the least per unit of cost saved. Candidates race: all are scored on the first chunk of the held-out split, the
 best ``KEEP`` on the rest (bench/search_fidelity.py measures that both shortcuts rank candidates as recalibrated
 statistics over the whole split do). On the first chunk each candidate runs only from its changed group's first
-layer on, from the parent's values there (``prefix``; the same numbers as a full pass). The score uses the held-out cross-entropy rather than top-1: on small
-held-out splits top-1 moves in coarse steps and ties, the loss ranks candidates smoothly. The chain of kept
+layer on, from the parent's values there (``prefix``; the same numbers as a full pass). The score uses the
+held-out cross-entropy rather than top-1: on small held-out splits top-1 moves in coarse steps and ties, the loss
+ranks candidates smoothly. The chain of kept
 sub-nets is nested (each uses a prefix of the previous one's channels). When the newest sub-net's held-out top-1
 has dropped by more than ``threshold`` points since the last fine-tune, the supernet is fine-tuned briefly over
 the chain found so far.

@@ -135,8 +135,8 @@ def run_epochs(model, supernet, batches: Batches, plan: Plan, optimizer, lr: flo
 def fit(supernet, batches: Batches, plan: Plan, epochs: float, lr: float, weight_decay: float, seed: int,
         label: str, show_progress: bool = True, teacher=None) -> float:
     """A short single-process training phase (fine-tuning, final training) of ``epochs`` (fractions allowed: that
-    share of an epoch's steps); returns the last epoch's loss. ``teacher``: an ``EmaTeacher`` the distilled
-    sub-nets learn from (updated every step), else the live largest."""
+    share of an epoch's steps), reproducible from ``seed``; returns the last epoch's loss. ``teacher``: an
+    ``EmaTeacher`` the distilled sub-nets learn from (updated every step), else the live largest."""
     steps = round(epochs * len(batches))
     optimizer = make_optimizer(supernet, lr, weight_decay)
 
@@ -144,7 +144,7 @@ def fit(supernet, batches: Batches, plan: Plan, epochs: float, lr: float, weight
         return np.random.default_rng([seed, 7_919, epoch]), torch.Generator().manual_seed(seed * 7_919 + epoch)
 
     supernet.train()
-    with progress(show_progress) as bar:
+    with progress(show_progress) as bar, seeded(seed):  # dropout draws from torch's global RNG
         task = bar.add_task(label, total=max(1, steps), status="")
         losses = run_epochs(supernet, supernet, batches, plan, optimizer, lr, range(math.ceil(steps / len(batches))),
                             seeds, bar, task, teacher, total_steps=steps)
