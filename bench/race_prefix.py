@@ -1,0 +1,78 @@
+"""How much faster is the search's race when candidates run from their changed group's first layer?
+
+    python bench/race_prefix.py RUN_DIR [--steps 4] [--threads 1]
+
+RUN_DIR: a trained run (the full network alone, or a supernet) with a held-out split (``--val-fraction``), as
+``train --method pss`` leaves before its search. From the full network, for ``--steps`` chain steps, scores
+every shrink candidate on the held-out split's first chunk twice: full forward passes, and from the parent's
+kept values (``HeldOut.share_prefix``, what the search does). Prints per step the seconds of each, the speed-up
+and whether the scores are bitwise the same, then the seconds of the rest of the step (the best ``KEEP``
+candidates on the other chunks, full passes either way) and the whole step's speed-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+from edgeslim import load_run
+from edgeslim.host.data import load_dataset
+from edgeslim.host.search.costs import mflops_cost
+from edgeslim.host.search.progressive import KEEP, HeldOut, shrink_candidates
+from edgeslim.subnets import SubnetConfig
+
+
+def score(held_out: HeldOut, parent: SubnetConfig, candidate: SubnetConfig, cost, chunks: int | None = None
+          ) -> float:
+    """As ``race`` scores a candidate: held-out loss lost per MFLOP saved, on the first ``chunks`` chunks."""
+    return (held_out(candidate, chunks)[1] - held_out(parent, chunks)[1]) / (cost(parent) - cost(candidate))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir")
+    parser.add_argument("--steps", type=int, default=4, help="chain steps to time (default %(default)s)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default %(default)s)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    run = load_run(args.run_dir)
+    supernet, info = run.supernet, run.info
+    seed, fraction = info["options"]["seed"], info["options"].get("val_fraction")
+    if not fraction:
+        sys.exit(f"{args.run_dir}: trained without a held-out split; train it with --val-fraction 0.15")
+    dataset = load_dataset(info["data"], seed)
+    _, _, x_val, y_val = dataset.holdout(fraction, seed)
+    x_val = dataset.normalize(x_val)
+    cost = mflops_cost(supernet)
+    parent = supernet.space.largest()
+    print(f"{args.run_dir} ({info['model']}, {cost(parent):.2f} MFLOPs): {len(supernet.space.groups)} channel "
+          f"groups, {args.threads} thread(s)")
+    print("| step | candidates | first chunk, full passes s | from the parent's values s | speed-up | same scores "
+          "| rest of the step s | whole step speed-up |")
+    print("|---|---|---|---|---|---|---|---|")
+    for step in range(args.steps):
+        candidates = shrink_candidates(supernet, parent)
+        full, shared = HeldOut(supernet, x_val, y_val), HeldOut(supernet, x_val, y_val)
+        started = time.perf_counter()
+        expected = [full(c, chunks=1) for c in candidates]
+        full_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        shared.share_prefix(parent)
+        scores = [shared(c, chunks=1) for c in candidates]
+        shared_seconds = time.perf_counter() - started
+        shared(parent)  # the parent is measured whole before its step
+        started = time.perf_counter()
+        best = sorted(candidates, key=lambda c: score(shared, parent, c, cost, 1))[:KEEP]
+        parent = min(best, key=lambda c: score(shared, parent, c, cost))
+        rest = time.perf_counter() - started
+        print(f"| {step} | {len(candidates)} | {full_seconds:.2f} | {shared_seconds:.2f} | "
+              f"{full_seconds / shared_seconds:.2f}× | {'yes' if scores == expected else 'NO'} | {rest:.2f} | "
+              f"{(full_seconds + rest) / (shared_seconds + rest):.2f}× |", flush=True)
+        print(f"step {step}: {cost(parent):.2f} MFLOPs", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
