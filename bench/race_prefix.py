@@ -1,9 +1,10 @@
 """How much faster is the search's race when candidates run from their changed group's first layer?
 
-    python bench/race_prefix.py RUN_DIR [--steps 4] [--threads 1]
+    python bench/race_prefix.py RUN_DIR [--steps 4] [--at K] [--threads 1]
 
 RUN_DIR: a trained run (the full network alone, or a supernet) with a held-out split (``--val-fraction``), as
-``train --method pss`` leaves before its search. From the full network, for ``--steps`` chain steps, scores
+``train --method pss`` leaves before its search, or a finished pss run. From the full network (``--at K``: a pss
+run's K-th chain member, as the search narrowed it), for ``--steps`` chain steps, scores
 every shrink candidate on the held-out split's first chunk twice: full forward passes, and from the parent's
 kept values (``HeldOut.share_prefix``, what the search does). Prints per step the seconds of each, the speed-up
 and whether the scores are bitwise the same, then the seconds of the rest of the step (the best ``KEEP``
@@ -35,6 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir")
     parser.add_argument("--steps", type=int, default=4, help="chain steps to time (default %(default)s)")
+    parser.add_argument("--at", type=int, default=0, help="start from this member of a pss run's chain")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default %(default)s)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -48,8 +50,12 @@ def main() -> None:
     x_val = dataset.normalize(x_val)
     cost = mflops_cost(supernet)
     parent = supernet.space.largest()
-    print(f"{args.run_dir} ({info['model']}, {cost(parent):.2f} MFLOPs): {len(supernet.space.groups)} channel "
-          f"groups, {args.threads} thread(s)")
+    if args.at:
+        if info["method"] != "pss":
+            sys.exit(f"--at: {args.run_dir} is not a pss run; it has no chain")
+        parent = SubnetConfig("start", info["search"]["chain"][args.at]["channels"])
+    print(f"{args.run_dir} ({info['model']}, from {cost(parent):.2f} of {cost(supernet.space.largest()):.2f} "
+          f"MFLOPs): {len(supernet.space.groups)} channel groups, {args.threads} thread(s)")
     print("| step | candidates | first chunk, full passes s | from the parent's values s | speed-up | same scores "
           "| rest of the step s | whole step speed-up |")
     print("|---|---|---|---|---|---|---|---|")
