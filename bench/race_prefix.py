@@ -1,6 +1,6 @@
 """How much faster is the search's race when candidates run from their changed group's first layer?
 
-    python bench/race_prefix.py RUN_DIR [--steps 4] [--at K] [--threads 1]
+    python bench/race_prefix.py RUN_DIR [--steps 4] [--at K] [--threads 1] [--search-to 0.85]
 
 RUN_DIR: a trained run (the full network alone, or a supernet) with a held-out split (``--val-fraction``), as
 ``train --method pss`` leaves before its search, or a finished pss run. From the full network (``--at K``: a pss
@@ -8,7 +8,9 @@ run's K-th chain member, as the search narrowed it), for ``--steps`` chain steps
 every shrink candidate on the held-out split's first chunk twice: full forward passes, and from the parent's
 kept values (``HeldOut.share_prefix``, what the search does). Prints per step the seconds of each, the speed-up
 and whether the scores are bitwise the same, then the seconds of the rest of the step (the best ``KEEP``
-candidates on the other chunks, full passes either way) and the whole step's speed-up.
+candidates on the other chunks, full passes either way) and the whole step's speed-up. ``--search-to F``: then
+the search itself (no fine-tunes) from the full network down to F of its MFLOPs, once with full passes and once
+from the parent's values: seconds per step and whether the chains are the same.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 from edgeslim import load_run
 from edgeslim.host.data import load_dataset
 from edgeslim.host.search.costs import mflops_cost
-from edgeslim.host.search.progressive import KEEP, HeldOut, shrink_candidates
+from edgeslim.host.search.progressive import KEEP, HeldOut, progressive_search, shrink_candidates
 from edgeslim.subnets import SubnetConfig
 
 
@@ -37,6 +39,7 @@ def main() -> None:
     parser.add_argument("run_dir")
     parser.add_argument("--steps", type=int, default=4, help="chain steps to time (default %(default)s)")
     parser.add_argument("--at", type=int, default=0, help="start from this member of a pss run's chain")
+    parser.add_argument("--search-to", type=float, help="also time the search down to this share of the MFLOPs")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default %(default)s)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -78,6 +81,25 @@ def main() -> None:
               f"{full_seconds / shared_seconds:.2f}× | {'yes' if scores == expected else 'NO'} | {rest:.2f} | "
               f"{(full_seconds + rest) / (shared_seconds + rest):.2f}× |", flush=True)
         print(f"step {step}: {cost(parent):.2f} MFLOPs", file=sys.stderr, flush=True)
+    if args.search_to:
+        search(supernet, x_val, y_val, cost, args.search_to)
+
+
+def search(supernet, x_val, y_val, cost, share: float) -> None:
+    """The search down to ``share`` of the full MFLOPs with full passes and from the parent's values."""
+    chains = []
+    print(f"\n| search to {share:g} of the MFLOPs | steps | s per step |\n|---|---|---|")
+    for label in ("full passes", "from the parent's values"):
+        held_out = HeldOut(supernet, x_val, y_val)
+        if label == "full passes":
+            held_out.share_prefix = lambda parent: None  # the race then runs every candidate whole
+        started = time.perf_counter()
+        chain = progressive_search(supernet, held_out, cost, share * cost(supernet.space.largest()), 100.0,
+                                   lambda configs: None, show_progress=False)
+        steps = len(chain.entries) - 1
+        print(f"| {label} | {steps} | {(time.perf_counter() - started) / steps:.2f} |", flush=True)
+        chains.append([e.config.channels for e in chain.entries])
+    print(f"same chain: {'yes' if chains[0] == chains[1] else 'NO'}")
 
 
 if __name__ == "__main__":
