@@ -24,14 +24,8 @@ import torch
 from edgeslim import load_run
 from edgeslim.host.data import load_dataset
 from edgeslim.host.search.costs import mflops_cost
-from edgeslim.host.search.progressive import KEEP, HeldOut, progressive_search, shrink_candidates
+from edgeslim.host.search.progressive import ChainEntry, HeldOut, pick, progressive_search, shrink_candidates
 from edgeslim.subnets import SubnetConfig
-
-
-def score(held_out: HeldOut, parent: SubnetConfig, candidate: SubnetConfig, cost, chunks: int | None = None
-          ) -> float:
-    """As ``race`` scores a candidate: held-out loss lost per MFLOP saved, on the first ``chunks`` chunks."""
-    return (held_out(candidate, chunks)[1] - held_out(parent, chunks)[1]) / (cost(parent) - cost(candidate))
 
 
 def main() -> None:
@@ -72,10 +66,9 @@ def main() -> None:
         shared.share_prefix(parent)
         scores = [shared(c, chunks=1) for c in candidates]
         shared_seconds = time.perf_counter() - started
-        shared(parent)  # the parent is measured whole before its step
+        entry = ChainEntry(parent, cost(parent), *shared(parent))  # measured whole before its step
         started = time.perf_counter()
-        best = sorted(candidates, key=lambda c: score(shared, parent, c, cost, 1))[:KEEP]
-        parent = min(best, key=lambda c: score(shared, parent, c, cost))
+        parent, _ = pick(shared, entry, [(c, cost(c)) for c in candidates])  # the first chunk is measured
         rest = time.perf_counter() - started
         print(f"| {step} | {len(candidates)} | {full_seconds:.2f} | {shared_seconds:.2f} | "
               f"{full_seconds / shared_seconds:.2f}× | {'yes' if scores == expected else 'NO'} | {rest:.2f} | "

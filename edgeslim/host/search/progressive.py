@@ -9,10 +9,9 @@ best ``KEEP`` on the rest (bench/search_fidelity.py measures that both shortcuts
 statistics over the whole split do). On the first chunk each candidate runs only from its changed group's first
 layer on, from the parent's values there (``prefix``; the same numbers as a full pass). The score uses the
 held-out cross-entropy rather than top-1: on small held-out splits top-1 moves in coarse steps and ties, the loss
-ranks candidates smoothly. The chain of kept
-sub-nets is nested (each uses a prefix of the previous one's channels). When the newest sub-net's held-out top-1
-has dropped by more than ``threshold`` points since the last fine-tune, the supernet is fine-tuned briefly over
-the chain found so far.
+ranks candidates smoothly. The chain of kept sub-nets is nested (each uses a prefix of the previous one's
+channels). When the newest sub-net's held-out top-1 has dropped by more than ``threshold`` points since the last
+fine-tune, the supernet is fine-tuned briefly over the chain found so far.
 """
 
 from __future__ import annotations
@@ -161,9 +160,14 @@ def _steps(group: ChannelGroup) -> int:
 def race(held_out: HeldOut, parent: ChainEntry, candidates: list[tuple[SubnetConfig, float]],
          keep: int = KEEP) -> tuple[SubnetConfig, float]:
     """The (candidate, cost) losing the least held-out loss per unit of cost saved: all scored on the first
-    chunk, the best ``keep`` of them on the whole split."""
-
+    chunk (each from the parent's values there), the best ``keep`` of them on the whole split."""
     held_out.share_prefix(parent.config)
+    return pick(held_out, parent, candidates, keep)
+
+
+def pick(held_out: HeldOut, parent: ChainEntry, candidates: list[tuple[SubnetConfig, float]],
+         keep: int = KEEP) -> tuple[SubnetConfig, float]:
+    """``race``'s choice, on whatever ``held_out`` has measured or measures now."""
 
     def score(candidate: tuple[SubnetConfig, float], chunks: int | None = None) -> float:
         lost = held_out(candidate[0], chunks)[1] - held_out(parent.config, chunks)[1]
