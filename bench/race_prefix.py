@@ -22,6 +22,7 @@ import time
 import torch
 
 from edgeslim import load_run
+from edgeslim.errors import EdgeslimError
 from edgeslim.host.data import load_dataset
 from edgeslim.host.search.costs import mflops_cost
 from edgeslim.host.search.progressive import ChainEntry, HeldOut, pick, progressive_search, shrink_candidates
@@ -37,7 +38,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default %(default)s)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    run = load_run(args.run_dir)
+    try:
+        run = load_run(args.run_dir)
+    except EdgeslimError as error:
+        sys.exit(str(error))
     supernet, info = run.supernet, run.info
     seed, fraction = info["options"]["seed"], info["options"].get("val_fraction")
     if not fraction:
@@ -50,6 +54,8 @@ def main() -> None:
     if args.at:
         if info["method"] != "pss":
             sys.exit(f"--at: {args.run_dir} is not a pss run; it has no chain")
+        if not 0 <= args.at < len(info["search"]["chain"]):
+            sys.exit(f"--at {args.at}: the chain of {args.run_dir} has {len(info['search']['chain'])} members")
         parent = SubnetConfig("start", info["search"]["chain"][args.at]["channels"])
     print(f"{args.run_dir} ({info['model']}, from {cost(parent):.2f} of {cost(supernet.space.largest()):.2f} "
           f"MFLOPs): {len(supernet.space.groups)} channel groups, {args.threads} thread(s)")
