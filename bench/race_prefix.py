@@ -1,16 +1,16 @@
-"""How much faster is the search's race when candidates run from their changed group's first layer?
+"""How much faster is the search's step when candidates run from their changed group's first layer?
 
     python bench/race_prefix.py RUN_DIR [--steps 4] [--at K] [--threads 1] [--search-to 0.85]
 
 RUN_DIR: a trained run (the full network alone, or a supernet) with a held-out split (``--val-fraction``), as
 ``train --method pss`` leaves before its search, or a finished pss run. From the full network (``--at K``: a pss
-run's K-th chain member, as the search narrowed it), for ``--steps`` chain steps, scores
-every shrink candidate on the held-out split's first chunk twice: full forward passes, and from the parent's
-kept values (``HeldOut.share_prefix``, what the search does). Prints per step the seconds of each, the speed-up
-and whether the scores are bitwise the same, then the seconds of the rest of the step (the best ``KEEP``
-candidates on the other chunks, full passes either way) and the whole step's speed-up. ``--search-to F``: then
-the search itself (no fine-tunes) from the full network down to F of its MFLOPs, once with full passes and once
-from the parent's values: seconds per step and whether the chains are the same.
+run's K-th chain member, as the search narrowed it), for ``--steps`` chain steps, runs each step of the search
+(the race on the first chunk, the best ``KEEP`` on the whole split, the winner measured) twice: with full
+forward passes, and from the parent's kept values (``HeldOut`` as the search uses it: on the first chunk from
+the parent's run there, on the others from the values the parent kept as a finalist of the step before). Prints
+per step the seconds of each, the speed-up and whether every measurement is bitwise the same. ``--search-to F``:
+then the search itself (no fine-tunes) from the full network down to F of its MFLOPs, once each way: seconds per
+step and whether the chains are the same.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from edgeslim import load_run
 from edgeslim.errors import EdgeslimError
 from edgeslim.host.data import load_dataset
 from edgeslim.host.search.costs import mflops_cost
-from edgeslim.host.search.progressive import ChainEntry, HeldOut, pick, progressive_search, shrink_candidates
+from edgeslim.host.search.progressive import ChainEntry, HeldOut, progressive_search, race, shrink_candidates
 from edgeslim.subnets import SubnetConfig
 
 
@@ -59,39 +59,34 @@ def main() -> None:
         parent = SubnetConfig("start", info["search"]["chain"][args.at]["channels"])
     print(f"{args.run_dir} ({info['model']}, from {cost(parent):.2f} of {cost(supernet.space.largest()):.2f} "
           f"MFLOPs): {len(supernet.space.groups)} channel groups, {args.threads} thread(s)")
-    print("| step | candidates | first chunk, full passes s | from the parent's values s | speed-up | same scores "
-          "| rest of the step s | whole step speed-up |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| step | candidates | full passes s | from kept values s | speed-up | same measurements |")
+    print("|---|---|---|---|---|---|")
+    held_outs = {shared: HeldOut(supernet, x_val, y_val, shared=shared) for shared in (False, True)}
+    entry = ChainEntry(parent, cost(parent), *held_outs[False](parent))
     for step in range(args.steps):
-        candidates = shrink_candidates(supernet, parent)
-        full, shared = HeldOut(supernet, x_val, y_val), HeldOut(supernet, x_val, y_val)
-        started = time.perf_counter()
-        expected = [full(c, chunks=1) for c in candidates]
-        full_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        shared.share_prefix(parent)
-        scores = [shared(c, chunks=1) for c in candidates]
-        shared_seconds = time.perf_counter() - started
-        entry = ChainEntry(parent, cost(parent), *shared(parent))  # measured whole before its step
-        started = time.perf_counter()
-        parent, _ = pick(shared, entry, [(c, cost(c)) for c in candidates])  # the first chunk is measured
-        rest = time.perf_counter() - started
-        print(f"| {step} | {len(candidates)} | {full_seconds:.2f} | {shared_seconds:.2f} | "
-              f"{full_seconds / shared_seconds:.2f}× | {'yes' if scores == expected else 'NO'} | {rest:.2f} | "
-              f"{(full_seconds + rest) / (shared_seconds + rest):.2f}× |", flush=True)
-        print(f"step {step}: {cost(parent):.2f} MFLOPs", file=sys.stderr, flush=True)
+        candidates = [(c, cost(c)) for c in shrink_candidates(supernet, entry.config)]
+        seconds, picks = {}, {}
+        for shared, held_out in held_outs.items():
+            held_out(entry.config)  # measured whole before its step, as in the search
+            started = time.perf_counter()
+            config, c_cost = race(held_out, entry, candidates)
+            picks[shared] = ChainEntry(config, c_cost, *held_out(config))
+            seconds[shared] = time.perf_counter() - started
+        same = picks[False] == picks[True] and held_outs[False].done == held_outs[True].done
+        print(f"| {step} | {len(candidates)} | {seconds[False]:.2f} | {seconds[True]:.2f} | "
+              f"{seconds[False] / seconds[True]:.2f}× | {'yes' if same else 'NO'} |", flush=True)
+        entry = picks[True]
+        print(f"step {step}: {entry.cost:.2f} MFLOPs", file=sys.stderr, flush=True)
     if args.search_to:
         search(supernet, x_val, y_val, cost, args.search_to)
 
 
 def search(supernet, x_val, y_val, cost, share: float) -> None:
-    """The search down to ``share`` of the full MFLOPs with full passes and from the parent's values."""
+    """The search down to ``share`` of the full MFLOPs with full passes and from the parents' kept values."""
     chains = []
     print(f"\n| search to {share:g} of the MFLOPs | steps | s per step |\n|---|---|---|")
-    for label in ("full passes", "from the parent's values"):
-        held_out = HeldOut(supernet, x_val, y_val)
-        if label == "full passes":
-            held_out.share_prefix = lambda parent: None  # the race then runs every candidate whole
+    for label in ("full passes", "from kept values"):
+        held_out = HeldOut(supernet, x_val, y_val, shared=label != "full passes")
         started = time.perf_counter()
         chain = progressive_search(supernet, held_out, cost, share * cost(supernet.space.largest()), 100.0,
                                    lambda configs: None, show_progress=False)

@@ -15,13 +15,14 @@ from edgeslim.host.data import load_dataset
 from edgeslim.host.models import build_supernet
 from edgeslim.host.nn import count_cost
 from edgeslim.host.runs import load_run
-from edgeslim.host.search.costs import layer_mmacs
+from edgeslim.host.search.costs import layer_mmacs, mflops_cost
 from edgeslim.host.search.progressive import (
     MIN_CHUNK,
     RACE_CHUNKS,
     ChainEntry,
     HeldOut,
     progressive_search,
+    race,
     shrink_candidates,
     shrink_step,
 )
@@ -184,7 +185,34 @@ def test_candidates_raced_from_their_first_changed_layer_score_exactly_as_a_full
     first.register_forward_hook(lambda *_: calls.append(1))
     assert [shared(c, chunks=1) for c in candidates] == expected  # bitwise: the same operations on the same values
     assert len(calls) < len(candidates)  # candidates of later groups skipped the first layers
-    assert shared(candidates[-1]) == full(candidates[-1])  # its other chunks: full passes
+    assert shared(candidates[-1]) == full(candidates[-1])  # its other chunk: a full pass (no values kept there)
+
+
+@pytest.mark.parametrize("model", ["mobilenetv2", "resnet20", "inplace"])
+def test_a_chain_raced_from_kept_values_measures_exactly_as_full_passes(model):
+    torch.manual_seed(0)
+    supernet = build_supernet(_InplaceNet() if model == "inplace" else model, (3, 16, 16), 5)
+    x, y = torch.randn(300, 3, 16, 16).numpy(), np.arange(300) % 5  # three chunks
+    cost = mflops_cost(supernet)
+    first = next(m for m in supernet.net.modules() if isinstance(m, torch.nn.Conv2d))
+    chains, measured, first_layer_runs = [], [], []
+    for shared in (False, True):
+        held_out, parent = HeldOut(supernet, x, y, shared=shared), supernet.space.largest()
+        entry, chain, runs = ChainEntry(parent, cost(parent), *held_out(parent)), [], []
+        hook = first.register_forward_hook(lambda *_, runs=runs: runs.append(1))
+        for _ in range(4):
+            candidates = [(c, cost(c)) for c in shrink_candidates(supernet, entry.config)]
+            config, c_cost = race(held_out, entry, candidates)
+            entry = ChainEntry(config, c_cost, *held_out(config))
+            chain.append(config.channels)
+        hook.remove()
+        chains.append(chain)
+        measured.append(dict(held_out.done))
+        first_layer_runs.append(len(runs))
+    assert chains[0] == chains[1]
+    assert measured[0] == measured[1]  # every chunk of every candidate: bitwise the same
+    assert sorted(held_out.prefix.references) == [0, 1, 2]  # the parent's values on every chunk: its kept ones
+    assert first_layer_runs[1] < first_layer_runs[0]
 
 
 def _entry(cost, top1):

@@ -6,8 +6,9 @@ the held-out split with BN normalizing by the held-out images' own batch statist
 instead of a recalibration pass over training images and an evaluation pass), and keeps the candidate that loses
 the least per unit of cost saved. Candidates race: all are scored on the first chunk of the held-out split, the
 best ``KEEP`` on the rest (bench/search_fidelity.py measures that both shortcuts rank candidates as recalibrated
-statistics over the whole split do). On the first chunk each candidate runs only from its changed group's first
-layer on, from the parent's values there (``prefix``; the same numbers as a full pass). The score uses the
+statistics over the whole split do). On every chunk a candidate runs only from its changed group's first layer
+on, from the parent's values there (``prefix``; the same numbers as a full pass): the finalists keep theirs, so
+the winner's are the next step's without running it again. The score uses the
 held-out cross-entropy rather than top-1: on small held-out splits top-1 moves in coarse steps and ties, the loss
 ranks candidates smoothly. The chain of kept sub-nets is nested (each uses a prefix of the previous one's
 channels). When the newest sub-net's held-out top-1 has dropped by more than ``threshold`` points since the last
@@ -62,10 +63,12 @@ class HeldOut:
     """Measures a configuration on the held-out split, chunk by chunk, BN using each chunk's batch statistics.
     Results are kept per configuration until ``forget`` (call it when the weights change), so a configuration
     first measured on a few chunks is completed without measuring those again. After ``share_prefix(parent)``,
-    configurations run on the first chunk only from their first layer that differs from ``parent``."""
+    configurations run only from their first layer that differs from ``parent`` (on chunks where ``parent``'s
+    values are kept: the first, and those it was measured on with ``keep`` since the last ``share_prefix``).
+    ``shared=False``: every pass is a full pass (what sharing saves is measured against it)."""
 
     def __init__(self, supernet: Supernet, x_val: np.ndarray, y_val: np.ndarray, race_chunks: int = RACE_CHUNKS,
-                 min_chunk: int = MIN_CHUNK):
+                 min_chunk: int = MIN_CHUNK, shared: bool = True):
         if len(y_val) < MIN_HELD_OUT:
             raise EdgeslimError(f"the search's held-out split has {len(y_val)} images; it needs {MIN_HELD_OUT} or "
                                 "more: use more training data or a larger holdout_fraction")
@@ -76,13 +79,14 @@ class HeldOut:
         size = -(-len(y_val) // chunks)  # equal chunks: no small last batch with noisy statistics
         self.bounds = [(i, min(i + size, len(y_val))) for i in range(0, len(y_val), size)]
         self.bns = [m for m in supernet.modules() if isinstance(m, SlimBatchNorm2d)]
-        self.prefix = SharedPrefix(supernet)
+        self.prefix = SharedPrefix(supernet) if shared else None
         self.done: dict[str, list[tuple[int, float]]] = {}  # per configuration: (correct, loss sum) per chunk
         self.calls, self.images, self.seconds = 0, 0, 0.0  # configurations measured, images forwarded, their time
 
     def forget(self) -> None:
         self.done.clear()
-        self.prefix.forget()
+        if self.prefix:
+            self.prefix.forget()
 
     @contextmanager
     def _measuring(self, config: SubnetConfig):
@@ -104,16 +108,23 @@ class HeldOut:
         self.images += hi - lo
 
     def share_prefix(self, parent: SubnetConfig) -> None:
-        """Run ``parent`` on the first chunk, keeping the values that configurations differing from it read."""
-        lo, hi = self.bounds[0]
-        with self._measuring(parent):
-            logits = self.prefix.run_reference(parent, self.x[lo:hi])
+        """Make ``parent``'s values the ones other configurations run from: its kept ones, and on the first chunk
+        (where every candidate runs) its run from the previous reference."""
+        if not self.prefix:
+            return
+        reference = self.prefix.reference(0)
+        if reference is None or reference.key() != parent.key():
+            lo, hi = self.bounds[0]
+            with self._measuring(parent):
+                logits = self.prefix.run(parent, 0, self.x[lo:hi], keep=True)
             if not self.done.get(parent.key()):
                 self.calls += 1
                 self._record(parent, logits, lo, hi)
+        self.prefix.promote(parent)
 
-    def __call__(self, config: SubnetConfig, chunks: int | None = None) -> tuple[float, float]:
-        """Top-1 (%) and mean cross-entropy on the first ``chunks`` chunks (None: all)."""
+    def __call__(self, config: SubnetConfig, chunks: int | None = None, keep: bool = False) -> tuple[float, float]:
+        """Top-1 (%) and mean cross-entropy on the first ``chunks`` chunks (None: all). ``keep``: keep the values
+        of the chunks measured now, for ``share_prefix`` if ``config`` becomes the next parent."""
         done = self.done.setdefault(config.key(), [])
         bounds = self.bounds[:chunks]
         if len(done) < len(bounds):
@@ -121,8 +132,8 @@ class HeldOut:
             with self._measuring(config):
                 for index in range(len(done), len(bounds)):
                     lo, hi = bounds[index]
-                    shared = index == 0 and self.prefix.reference is not None
-                    logits = self.prefix.run(config, self.x[lo:hi]) if shared else self.supernet(self.x[lo:hi])
+                    x = self.x[lo:hi]
+                    logits = self.prefix.run(config, index, x, keep) if self.prefix else self.supernet(x)
                     self._record(config, logits, lo, hi)
         count = bounds[-1][1]
         return 100.0 * sum(c for c, _ in done[:len(bounds)]) / count, sum(s for _, s in done[:len(bounds)]) / count
@@ -160,7 +171,7 @@ def _steps(group: ChannelGroup) -> int:
 def race(held_out: HeldOut, parent: ChainEntry, candidates: list[tuple[SubnetConfig, float]],
          keep: int = KEEP) -> tuple[SubnetConfig, float]:
     """The (candidate, cost) losing the least held-out loss per unit of cost saved: all scored on the first
-    chunk (each from the parent's values there), the best ``keep`` of them on the whole split."""
+    chunk, the best ``keep`` of them on the whole split (each from the parent's values, keeping its own)."""
     held_out.share_prefix(parent.config)
     return pick(held_out, parent, candidates, keep)
 
@@ -170,7 +181,7 @@ def pick(held_out: HeldOut, parent: ChainEntry, candidates: list[tuple[SubnetCon
     """``race``'s choice, on whatever ``held_out`` has measured or measures now."""
 
     def score(candidate: tuple[SubnetConfig, float], chunks: int | None = None) -> float:
-        lost = held_out(candidate[0], chunks)[1] - held_out(parent.config, chunks)[1]
+        lost = held_out(candidate[0], chunks, keep=chunks is None)[1] - held_out(parent.config, chunks)[1]
         return lost / (parent.cost - candidate[1])
 
     return min(sorted(candidates, key=lambda c: score(c, chunks=1))[:keep], key=score)
