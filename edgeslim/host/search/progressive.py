@@ -8,7 +8,9 @@ the least per unit of cost saved. Candidates race: all are scored on the first c
 best ``KEEP`` on the rest (bench/search_fidelity.py measures that both shortcuts rank candidates as recalibrated
 statistics over the whole split do). On every chunk a candidate runs only from its changed group's first layer
 on, from the parent's values there (``prefix``; the same numbers as a full pass): the finalists keep theirs, so
-the winner's are the next step's without running it again. The score uses the
+the winner's are the next step's without running it again. Between races of every group (every
+``full_race_every`` steps and after a fine-tune), a step races only the last race's best ``SHORTLIST_TOP`` groups
+and the group it shrank (``Shortlist``; bench/race_shortlist.py compares the chains). The score uses the
 held-out cross-entropy rather than top-1: on small held-out splits top-1 moves in coarse steps and ties, the loss
 ranks candidates smoothly. The chain of kept sub-nets is nested (each uses a prefix of the previous one's
 channels). When the newest sub-net's held-out top-1 has dropped by more than ``threshold`` points since the last
@@ -31,6 +33,7 @@ from edgeslim.errors import EdgeslimError
 from edgeslim.host.nn import Supernet
 from edgeslim.host.nn.ops import SlimBatchNorm2d
 from edgeslim.host.search.costs import CostFn
+from edgeslim.host.search.options import FULL_RACE_EVERY
 from edgeslim.host.search.prefix import SharedPrefix
 from edgeslim.subnets import ChannelGroup, SubnetConfig
 
@@ -38,6 +41,7 @@ MIN_HELD_OUT = 32  # fewer images give BN batch statistics too noisy to rank can
 MIN_CHUNK, MAX_CHUNK = 96, 512  # images per forward pass of a candidate (each chunk's own BN statistics)
 RACE_CHUNKS = 6  # the held-out split is cut into this many chunks where it has enough images
 KEEP = 2  # candidates measured on the whole held-out split after the race on its first chunk
+SHORTLIST_TOP = 6  # Shortlist: the last race's best groups raced again between races of every group
 STEPS_PER_GROUP = 8  # a step removes 1/8 of a group's channels, as one block does in ResNet-20's widest groups
 
 
@@ -179,17 +183,56 @@ def race(held_out: HeldOut, parent: ChainEntry, candidates: list[tuple[SubnetCon
 def pick(held_out: HeldOut, parent: ChainEntry, candidates: list[tuple[SubnetConfig, float]],
          keep: int = KEEP) -> tuple[SubnetConfig, float]:
     """``race``'s choice, on whatever ``held_out`` has measured or measures now."""
+    finalists = sorted(candidates, key=lambda c: score(held_out, parent, c, chunks=1))[:keep]
+    return min(finalists, key=lambda c: score(held_out, parent, c))
 
-    def score(candidate: tuple[SubnetConfig, float], chunks: int | None = None) -> float:
-        lost = held_out(candidate[0], chunks, keep=chunks is None)[1] - held_out(parent.config, chunks)[1]
-        return lost / (parent.cost - candidate[1])
 
-    return min(sorted(candidates, key=lambda c: score(c, chunks=1))[:keep], key=score)
+def score(held_out: HeldOut, parent: ChainEntry, candidate: tuple[SubnetConfig, float],
+          chunks: int | None = None) -> float:
+    """Held-out loss lost per unit of cost saved, on the first ``chunks`` chunks (None: all, keeping values)."""
+    lost = held_out(candidate[0], chunks, keep=chunks is None)[1] - held_out(parent.config, chunks)[1]
+    return lost / (parent.cost - candidate[1])
+
+
+class Shortlist:
+    """Which candidates a step races. Every ``every`` steps, and after the weights change, all of them; in
+    between only the groups of the last race's best ``top`` and the group the last step shrank: while the
+    weights stay fixed a group's score changes little from one step to the next."""
+
+    def __init__(self, top: int = SHORTLIST_TOP, every: int = FULL_RACE_EVERY):
+        self.top, self.every = top, every
+        self.order: list[str] = []  # groups by their last score, best first
+        self.since_full, self.shrunk = 0, None
+
+    def forget(self) -> None:
+        self.order = []
+
+    def __call__(self, parent: ChainEntry, candidates: list[tuple[SubnetConfig, float]]):
+        if not self.order or self.since_full + 1 >= self.every:
+            self.since_full = 0
+            return candidates
+        short = {*self.order[:self.top], self.shrunk}
+        shortlisted = [c for c in candidates if _group(parent.config, c[0]) in short]
+        self.since_full = self.since_full + 1 if shortlisted else 0
+        return shortlisted or candidates
+
+    def update(self, held_out: HeldOut, parent: ChainEntry, raced: list[tuple[SubnetConfig, float]],
+               chosen: SubnetConfig) -> None:
+        scored = sorted(raced, key=lambda c: score(held_out, parent, c, chunks=1))
+        groups = [_group(parent.config, c) for c, _ in scored]
+        self.order = groups + [g for g in self.order if g not in groups]
+        self.shrunk = _group(parent.config, chosen)
+
+
+def _group(parent: SubnetConfig, candidate: SubnetConfig) -> str:
+    return next(g for g, count in candidate.channels.items() if count != parent.channels[g])
 
 
 def progressive_search(supernet: Supernet, held_out: HeldOut, cost: CostFn, min_cost: float, threshold: float,
-                       finetune: Callable[[list[SubnetConfig]], None], show_progress: bool = True) -> Chain:
-    """The nested chain from the full network down to ``min_cost`` (or the smallest sub-net)."""
+                       finetune: Callable[[list[SubnetConfig]], None], show_progress: bool = True,
+                       shortlist: Shortlist | None = None) -> Chain:
+    """The nested chain from the full network down to ``min_cost`` (or the smallest sub-net). ``shortlist``:
+    race only its candidates (None: every group at every step)."""
     current = supernet.space.largest()
     full_cost = cost(current)
     top1, loss = held_out(current)
@@ -204,13 +247,18 @@ def progressive_search(supernet: Supernet, held_out: HeldOut, cost: CostFn, min_
             candidates = [(c, c_cost) for c, c_cost in candidates if c_cost < last.cost]
             if not candidates:
                 break
-            candidate, c_cost = race(held_out, last, candidates)
+            raced = shortlist(last, candidates) if shortlist else candidates
+            candidate, c_cost = race(held_out, last, raced)
+            if shortlist:
+                shortlist.update(held_out, last, raced, candidate)
             c_top1, c_loss = held_out(candidate)
             config = SubnetConfig(f"chain{len(chain.entries)}", dict(candidate.channels))
             chain.entries.append(ChainEntry(config, c_cost, c_top1, c_loss))
             if reference - c_top1 > threshold:
                 finetune([e.config for e in chain.entries])
                 held_out.forget()
+                if shortlist:
+                    shortlist.forget()
                 c_top1, c_loss = held_out(config)
                 chain.entries[-1] = ChainEntry(config, chain.entries[-1].cost, c_top1, c_loss)
                 chain.finetunes.append(len(chain.entries) - 1)
