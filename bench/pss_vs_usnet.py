@@ -27,7 +27,7 @@ from edgeslim.host.data import load_dataset
 from edgeslim.host.evaluate import calibration_batches, describe
 from edgeslim.host.nn import count_cost
 from edgeslim.host.plot import plot_accuracy
-from edgeslim.host.search.options import JOINT_SHARE, STARTS
+from edgeslim.host.search.options import JOINT_SHARE, SCHEDULES, STARTS
 from edgeslim.host.search.pipeline import search_device
 
 BUDGETS = (0.25, 0.5, 0.75, 1.0)
@@ -78,7 +78,7 @@ def _searched(run_dir: Path, epochs: int, opts: SearchOptions) -> bool:
     info = json.loads(sidecar.read_text())
     search = info.get("search", {})
     return (info["method"] == "pss" and search.get("start") == opts.start
-            and search["final_epochs"] == opts.final_epochs
+            and search.get("schedule", "split") == opts.schedule and search["final_epochs"] == opts.final_epochs
             and info["options"]["epochs"] + search["final_epochs"] == epochs)  # options: the first phase's
 
 
@@ -87,7 +87,8 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
     final = max(1, round(epochs * args.final_fraction))
     started = time.time()
     search_opts = SearchOptions(final_epochs=final, final_lr_scale=args.final_lr_scale, threshold=args.threshold,
-                                finetune_epochs=args.finetune_epochs, start=args.start, show_progress=args.progress)
+                                finetune_epochs=args.finetune_epochs, start=args.start, schedule=args.schedule,
+                                show_progress=args.progress)
     pss_dir = out / f"{name}-pss-{common['seed']}"
     if args.reuse and _searched(pss_dir, epochs, search_opts):
         pss = json.loads((pss_dir / "run.json").read_text())
@@ -123,8 +124,9 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
             "pss": [{"budget": b, "name": c["name"], **c["meta"]} for b, c in zip(
                 pss["search"]["budgets"], pss["configs"])],
             "usnet": usnet_rows,
-            "search": {k: pss["search"][k] for k in ("start", "finetunes", "finetune_epochs", "candidates",
-                                                     "seconds")},
+            "search": {"schedule": pss["search"].get("schedule", "split"),  # runs before --schedule: split
+                       **{k: pss["search"][k] for k in ("start", "finetunes", "finetune_epochs", "candidates",
+                                                        "seconds")}},
             "before_joint": pss["search"]["before_joint"], "supernet_seconds": pss["train_seconds"],
             "chain": pss["search"]["chain"], "pss_seconds": round(pss_seconds, 1),
             "usnet_seconds": usnet_seconds}
@@ -169,6 +171,8 @@ def main() -> None:
     parser.add_argument("--val-fraction", type=float,
                         help="share of the training split PSS's first phase leaves out for the search (default: "
                              "edgeslim's, 0.15; 0 trains on all of it and searches on a split it was trained on)")
+    parser.add_argument("--schedule", default=SearchOptions.schedule, choices=SCHEDULES,
+                        help="pss: the learning rate across its phases (see SearchOptions)")
     parser.add_argument("--model", default="resnet20")
     parser.add_argument("--out", default="bench/results/pss")
     parser.add_argument("--no-singles", dest="singles", action="store_false",

@@ -21,6 +21,7 @@ from edgeslim.host.search.progressive import (
     RACE_CHUNKS,
     ChainEntry,
     HeldOut,
+    Shortlist,
     progressive_search,
     race,
     shrink_candidates,
@@ -30,7 +31,7 @@ from edgeslim.host.search.ranking import rank_blocks
 from edgeslim.host.search.reselect import holdout_margin, pareto_front, reselect
 from edgeslim.host.train.bootstrap import EmaTeacher
 from edgeslim.host.train.methods import Step
-from edgeslim.host.train.steps import Batches, fit
+from edgeslim.host.train.steps import Batches, fit, set_cosine_lr
 from edgeslim.subnets import ChannelGroup, SubnetConfig
 
 
@@ -215,6 +216,31 @@ def test_a_chain_raced_from_kept_values_measures_exactly_as_full_passes(model):
     assert first_layer_runs[1] < first_layer_runs[0]
 
 
+def test_shortlist_races_the_last_best_groups_and_the_shrunk_one_between_full_races():
+    torch.manual_seed(0)
+    supernet = build_supernet("resnet20", (3, 16, 16), 5)
+    held_out = HeldOut(supernet, torch.randn(100, 3, 16, 16).numpy(), np.arange(100) % 5)
+    cost = mflops_cost(supernet)
+    shortlist, largest = Shortlist(top=2, every=3), supernet.space.largest()
+    entry = ChainEntry(largest, cost(largest), *held_out(largest))
+    raced_per_step = []
+    for step in range(5):
+        if step == 4:
+            shortlist.forget()  # the weights changed
+        candidates = [(c, cost(c)) for c in shrink_candidates(supernet, entry.config)]
+        raced = shortlist(entry, candidates)
+        raced_per_step.append(len(raced))
+        if len(raced) < len(candidates):
+            groups = {next(g for g in c.channels if c.channels[g] != entry.config.channels[g]) for c, _ in raced}
+            assert groups == {*shortlist.order[:2], shortlist.shrunk}
+        chosen, c_cost = race(held_out, entry, raced)
+        shortlist.update(held_out, entry, raced, chosen)
+        entry = ChainEntry(chosen, c_cost, *held_out(chosen))
+    full = len(supernet.space.groups)
+    assert raced_per_step[0] == raced_per_step[3] == raced_per_step[4] == full
+    assert raced_per_step[1] <= 3 and raced_per_step[2] <= 3
+
+
 def _entry(cost, top1):
     return ChainEntry(SubnetConfig(f"c{cost}", {"g": int(cost * 10)}), cost, top1, 0.0)
 
@@ -248,6 +274,7 @@ def test_search_cli_rewrites_the_run_with_budgeted_subnets(trained_run, tmp_path
     for config, budget in zip(info["configs"], (0.5, 1.0)):
         assert config["meta"]["mflops"] <= budget * full + 5e-4  # meta rounds to 3 decimals
     assert summary["search"]["finetunes"] == info["search"]["finetunes"] >= 0
+    assert info["search"]["full_race_every"] == 4
     assert len(info["search"]["chain"]) > 5 and len(info["before_search"]) == 4
     tensors = load_file(run_dir / "model.safetensors")
     assert {k.split(".")[1] for k in tensors if k.startswith("bn.")} == {"p050", "p100"}
@@ -276,7 +303,8 @@ def test_latency_budgets_from_a_per_layer_table(trained_run, tmp_path):
     cases = [(["--unit", "ms"], "--unit ms needs --latency-table"),
              (["--unit", "ms", "--latency-table", str(bad)], "bad.json: no entry for layer"),
              (["--budgets", "0.001"], "below the smallest sub-net of this model"),
-             (["--budgets", "0.5,2"], "fractions must be in (0, 1]")]
+             (["--budgets", "0.5,2"], "fractions must be in (0, 1]"),
+             (["--full-race-every", "0"], "--full-race-every must be 1 or more (got 0)")]
     for args, message in cases:
         result = run_cli("search", str(run_dir), "--rank-steps", "0", "--final-epochs", "0", *args)
         assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
@@ -287,13 +315,26 @@ def test_train_method_pss_runs_all_stages(tmp_path):
     out = tmp_path / "pss"
     result = run_cli("train", "--method", "pss", "--start", "usnet", "--epochs", "3", "--final-epochs", "1",
                      "--budgets", "0.6,1.0", "--rank-steps", "10", "--batch-size", "128", "--calib-samples", "256",
-                     "--out", str(out), "--json")  # the default teacher from a US-Nets supernet: ema
+                     "--schedule", "one", "--out", str(out), "--json")  # the default teacher from US-Nets: ema
     assert result.returncode == 0, result.stderr
     info = json.loads((out / "run.json").read_text())
     assert info["method"] == "pss" and info["options"]["val_fraction"] == 0.15 and info["options"]["epochs"] == 2
     assert info["options"]["teacher"] == "ema" and info["search"]["teacher"] == "ema"
+    assert info["search"]["schedule"] == "one" and info["options"]["lr_until"] == pytest.approx(2 / 3)
     assert [c["name"] for c in info["configs"]] == ["p060", "p100"]
     assert np.isfinite([c["meta"]["top1"] for c in info["configs"]]).all()
+
+
+def test_one_schedule_decays_the_learning_rate_once_across_the_first_phase_and_the_joint_training():
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    rates = []
+    for total, span in ((54 * 6, (0.0, 0.4)), (63 * 9, (0.4, 1.0))):  # 6 of 15 epochs on 85 % of the split, 9 on all
+        for step in range(total):
+            set_cosine_lr(optimizer, 0.1, step, total, span)
+            rates.append(optimizer.param_groups[0]["lr"])
+    drops = -np.diff(rates)
+    assert rates[0] == 0.1 and rates[-1] < 1e-5 and (drops >= 0).all()  # one decay, never raised again
+    assert drops[54 * 6 - 1] < 2 * drops.max()  # the joint training starts where the first phase stopped
 
 
 def test_pss_by_default_builds_the_dynamic_network_from_the_full_network_trained_alone(tmp_path):

@@ -12,7 +12,7 @@ from edgeslim.device.runtime import ROUTINGS
 from edgeslim.device.simulate import SimulationOptions
 from edgeslim.errors import closest
 from edgeslim.host.compile.options import BuildOptions
-from edgeslim.host.search.options import DEVICES, STARTS, TEACHERS, UNITS, SearchOptions
+from edgeslim.host.search.options import DEVICES, SCHEDULES, STARTS, TEACHERS, UNITS, SearchOptions
 from edgeslim.host.train.options import TRAINING_METHODS, TrainOptions
 from edgeslim.options import defaults
 
@@ -156,7 +156,14 @@ def _add_search_options(p, for_train: bool) -> None:
                    help="joint training starts at this fraction of the run's learning rate (default %(default)s)")
     p.add_argument("--rank-steps", type=int, default=d["rank_steps"],
                    help="steps of noise-ranking training (default %(default)s)")
+    p.add_argument("--full-race-every", type=int, default=d["full_race_every"],
+                   help="a search step races every channel group every N steps and after a fine-tune, in between "
+                        "the last race's best few (1: every group at every step) (default %(default)s)")
     if for_train:
+        p.add_argument("--schedule", default=d["schedule"], choices=SCHEDULES,
+                       help="pss: decay the learning rate to 0 in the first phase and restart the joint training "
+                            "lower (split), or one decay over all the epochs that the joint training continues "
+                            "(one) (default %(default)s)")
         p.add_argument("--start", default=d["start"], choices=STARTS,
                        help="pss: train the full network alone and build the dynamic network as the search "
                             "shrinks it (full), or search a US-Nets supernet (usnet) (default %(default)s)")

@@ -11,11 +11,13 @@ UNITS = ("fraction", "mflops", "ms")
 DEVICES = ("auto", "cpu", "cuda")
 TEACHERS = ("live", "ema")  # what distilled sub-nets learn from: the step's largest, or an EMA of it
 STARTS = ("full", "usnet")  # train --method pss: what the search starts from (see SearchOptions)
+SCHEDULES = ("split", "one")  # train --method pss: the learning rate across its phases (see SearchOptions)
 FINETUNE_EPOCHS = {"full": 0.25, "usnet": 1.0}  # per start, when finetune_epochs is None: the full network
 # fine-tunes at almost every shrinking step, a US-Nets supernet about once per budget
 JOINT_SHARE = 0.6  # train --method pss: share of --epochs given to the joint training when final_epochs is None
 # (re-selection before most of the training; bench/reports/pss_cifar10.md measures 0.4 against 0.6)
 JOINT_EPOCHS = 10  # a search on a finished run: joint-training epochs when final_epochs is None
+FULL_RACE_EVERY = 4  # steps from one race of every group to the next (bench/race_shortlist.py measures it)
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,12 @@ class SearchOptions:
     US-Nets supernet). The joint training starts at ``final_lr_scale`` of the run's learning rate: it continues
     from trained weights, so it restarts lower (bench/reports/pss_cifar10.md measures it). ``teacher``: what the
     fine-tunes and the joint training distil from, ``live`` (the step's full network) or ``ema`` (an EMA of it);
-    None: the run's own teacher (``live`` for a network trained alone; ``train --method pss`` sets its own)."""
+    None: the run's own teacher (``live`` for a network trained alone; ``train --method pss`` sets its own).
+    ``schedule`` (``train --method pss``): ``split`` decays the learning rate to 0 in the first phase and restarts
+    the joint training at ``final_lr_scale`` of it; ``one`` runs one cosine decay over all the epochs: the first
+    phase stops part-way down it and the joint training continues it (``final_lr_scale`` unused).
+    ``full_race_every``: every this many steps (and after a fine-tune) a search step races every channel group,
+    in between only the last race's best few and the group it shrank (1: every group at every step)."""
 
     budgets: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
     unit: str = "fraction"
@@ -37,6 +44,8 @@ class SearchOptions:
     final_epochs: int | None = None
     final_lr_scale: float = 0.6
     rank_steps: int = 50
+    full_race_every: int = FULL_RACE_EVERY
+    schedule: str = "split"
     holdout_fraction: float = 0.15
     device: str = "auto"
     start: str = "full"
@@ -54,6 +63,9 @@ class SearchOptions:
         for name in ("finetune_epochs", "rank_steps"):
             if (getattr(self, name) or 0) < 0:
                 raise EdgeslimError(f"--{name.replace('_', '-')} must be 0 or more (got {getattr(self, name)})")
+        if self.full_race_every < 1:
+            raise EdgeslimError(f"--full-race-every must be 1 or more (got {self.full_race_every}); 1 races every "
+                                "channel group at every step")
         if self.final_epochs is not None and self.final_epochs < 0:
             raise EdgeslimError(f"--final-epochs must be 0 or more (got {self.final_epochs})")
         if self.threshold < 0 or self.final_lr_scale <= 0:
@@ -62,6 +74,8 @@ class SearchOptions:
             raise EdgeslimError(f"holdout_fraction must be in (0, 0.5) (got {self.holdout_fraction})")
         if self.device not in DEVICES:
             raise unknown_name("device", self.device, DEVICES)
+        if self.schedule not in SCHEDULES:
+            raise unknown_name("schedule", self.schedule, SCHEDULES)
         if self.start not in STARTS:
             raise unknown_name("start", self.start, STARTS)
         if self.teacher is not None and self.teacher not in TEACHERS:

@@ -32,7 +32,7 @@ from edgeslim.host.evaluate import calibration_batches, ship
 from edgeslim.host.runs import load_run, read_sidecar, replace_run
 from edgeslim.host.search.costs import load_latency_table, mflops_cost
 from edgeslim.host.search.options import SearchOptions
-from edgeslim.host.search.progressive import HeldOut, progressive_search
+from edgeslim.host.search.progressive import HeldOut, Shortlist, progressive_search
 from edgeslim.host.search.ranking import rank_blocks
 from edgeslim.host.search.reselect import holdout_margin, pareto_front, reselect
 from edgeslim.host.train.bootstrap import EmaTeacher
@@ -106,7 +106,7 @@ def search(run_dir: str | Path, opts: SearchOptions, total_epochs: int | None = 
                         opts.show_progress, ema_decay)
     chain_started = time.time()
     chain = progressive_search(supernet, held_out, cost, min(absolute), opts.threshold, finetune,
-                               opts.show_progress)
+                               opts.show_progress, Shortlist(every=opts.full_race_every))
     for entry in chain.entries:  # fine-tunes changed the weights: compare all sub-nets on the final supernet
         entry.val_top1, entry.val_loss = held_out(entry.config)
     chain_seconds = time.time() - chain_started
@@ -121,9 +121,11 @@ def search(run_dir: str | Path, opts: SearchOptions, total_epochs: int | None = 
     if final_epochs > 0:
         before_joint = ship(supernet, kept, dataset, info["options"]["calib_samples"])
         by_cost = sorted(kept, key=cost)
+        one = opts.schedule == "one" and total_epochs  # continue the first phase's decay, else restart lower
         fit(supernet, Batches(dataset, batch_size, info["options"]["augment"]), kept_sandwich(by_cost),
-            final_epochs, lr * opts.final_lr_scale, wd, seed + 1_000, "joint training", opts.show_progress,
-            EmaTeacher(supernet, ema_decay, by_cost[-1]) if ema_decay else None)
+            final_epochs, lr if one else lr * opts.final_lr_scale, wd, seed + 1_000, "joint training",
+            opts.show_progress, EmaTeacher(supernet, ema_decay, by_cost[-1]) if ema_decay else None,
+            span=(1 - final_epochs / total_epochs, 1.0) if one else (0.0, 1.0))
     latency = {c.name: {"latency_ms": round(cost(c), 4)} for c in kept} if unit == "ms" else None
     shipped = ship(supernet, kept, dataset, info["options"]["calib_samples"], latency)
     final_seconds = time.time() - final_started
@@ -135,9 +137,11 @@ def search(run_dir: str | Path, opts: SearchOptions, total_epochs: int | None = 
     info["search"] = {
         "start": info.get("search", {}).get("start", started_from),
         "budgets": budgets, "unit": opts.unit, "cost_unit": unit, "full_cost": round(full, 5),
-        "teacher": "ema" if ema_decay else "live", "threshold": opts.threshold, "finetunes": finetune.count,
+        "teacher": "ema" if ema_decay else "live", "schedule": opts.schedule if total_epochs else "split",
+        "threshold": opts.threshold, "finetunes": finetune.count,
         "finetune_epochs": finetune.epochs,
-        "final_epochs": final_epochs, "rank_steps": opts.rank_steps, "val_fraction": fraction,
+        "final_epochs": final_epochs, "rank_steps": opts.rank_steps, "full_race_every": opts.full_race_every,
+        "val_fraction": fraction,
         "chain": [e.to_json() for e in chain.entries], "finetune_positions": chain.finetunes,
         "reselect_margin": round(margin, 3),
         "selected": [{"name": c.name, "budget": s.budget, "position": s.position} for c, s in zip(kept, selections)],
@@ -197,7 +201,9 @@ def train_pss(opts: TrainOptions) -> tuple[Path, dict]:
     search_opts = replace(opts.search_options, teacher=opts.distill)
     first = {"usnet": dict(method="usnet"),  # the full network trains alone: no teacher until the search
              "full": dict(method="single", width=1.0, teacher=None)}[search_opts.start]
-    supernet_opts = replace(opts, **first, epochs=opts.supernet_epochs, val_fraction=opts.holdout)
+    lr_until = opts.supernet_epochs / opts.epochs if search_opts.schedule == "one" else 1.0
+    supernet_opts = replace(opts, **first, epochs=opts.supernet_epochs, val_fraction=opts.holdout,
+                            lr_until=lr_until)
     final = opts.run_dir
     if opts.resume and (final / "run.json").is_file() and not final.with_name(final.name + ".partial").exists():
         if read_sidecar(final / "run.json").get("method") != first["method"]:

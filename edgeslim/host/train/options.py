@@ -36,7 +36,9 @@ class TrainOptions:
     ``val_fraction`` / ``teacher`` left at None take the method's default (see :attr:`holdout`, :attr:`distill`).
     ``init``: pretrained weights of the full network to start from (safetensors or a PyTorch state dict); with
     ``init_reorder``, its channels are first reordered most-important-first by the noise ranking, so that narrow
-    widths start from its most important channels.
+    widths start from its most important channels. ``lr_until``: the share of the cosine decay the learning rate
+    has gone through at the last epoch (below 1: a first phase that a later one continues, see
+    ``SearchOptions.schedule``).
     """
 
     model: Any = "resnet20"
@@ -68,6 +70,7 @@ class TrainOptions:
     resume: bool = False
     force: bool = False
     show_progress: bool = True
+    lr_until: float = 1.0
     search: SearchOptions | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -87,6 +90,8 @@ class TrainOptions:
                 raise EdgeslimError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
         if self.num_random < 0:
             raise EdgeslimError(f"--num-random must be 0 or more (got {self.num_random})")
+        if not 0 < self.lr_until <= 1:
+            raise EdgeslimError(f"lr_until must be in (0, 1] (got {self.lr_until})")
         if self.teacher is not None and self.teacher not in TEACHERS:
             raise unknown_name("teacher", self.teacher, TEACHERS)
         if self.distill == "ema":
@@ -170,7 +175,7 @@ class TrainOptions:
         """The options a resumed run must share with the run it continues (as run.json stores them)."""
         keys = ("data", "method", "epochs", "seed", "batch_size", "lr", "weight_decay", "num_random",
                 "min_width", "widths", "configs", "width", "granularity", "augment", "calib_samples",
-                "gate_before", "complexity_weights", "gate_copies", "ema_decay")
+                "gate_before", "complexity_weights", "gate_copies", "ema_decay", "lr_until")
         values = {"model": self.model_name, **{k: getattr(self, k) for k in keys},
                   "val_fraction": self.holdout, "teacher": self.distill}
         return json.loads(json.dumps(values, default=str))

@@ -32,9 +32,12 @@ def make_optimizer(supernet: torch.nn.Module, lr: float, weight_decay: float) ->
                             {"params": no_decay, "weight_decay": 0.0}], lr=lr, momentum=0.9, nesterov=True)
 
 
-def set_cosine_lr(optimizer: torch.optim.Optimizer, base_lr: float, step: int, total: int) -> None:
+def set_cosine_lr(optimizer: torch.optim.Optimizer, base_lr: float, step: int, total: int,
+                  span: tuple[float, float] = (0.0, 1.0)) -> None:
+    """Step ``step`` of ``total`` of the part ``span`` (fractions of it) of one cosine decay from ``base_lr``."""
+    start, stop = span
     for group in optimizer.param_groups:
-        group["lr"] = base_lr * 0.5 * (1 + math.cos(math.pi * step / total))
+        group["lr"] = base_lr * 0.5 * (1 + math.cos(math.pi * (start + (stop - start) * step / total)))
 
 
 class Batches:
@@ -107,10 +110,12 @@ Plan = Callable[[np.random.Generator], list[Step]]
 
 def run_epochs(model, supernet, batches: Batches, plan: Plan, optimizer, lr: float, epochs: range, seeds: Seeds,
                bar, task, teacher=None, rank: int = 0, world_size: int = 1,
-               on_epoch: Callable[[int, float], None] | None = None, total_steps: int | None = None) -> list[float]:
+               on_epoch: Callable[[int, float], None] | None = None, total_steps: int | None = None,
+               span: tuple[float, float] = (0.0, 1.0)) -> list[float]:
     """The one epoch loop of every training phase: cosine schedule over all of ``epochs``' steps (counted from
     0, so a resumed loop continues the schedule), or over the first ``total_steps`` of them (a fraction of an
-    epoch), one sandwich step per batch, the EMA teacher updated after each. ``on_epoch(epoch, mean loss)`` runs
+    epoch), one sandwich step per batch, the EMA teacher updated after each. ``span``: the part of one cosine
+    decay these steps cover (another phase of the run covers the rest). ``on_epoch(epoch, mean loss)`` runs
     after each epoch (checkpoints); returns the mean losses."""
     device = next(supernet.parameters()).device
     total = max(1, total_steps if total_steps is not None else epochs.stop * len(batches))
@@ -121,7 +126,7 @@ def run_epochs(model, supernet, batches: Batches, plan: Plan, optimizer, lr: flo
         for b, (x, y) in enumerate(batches.epoch(rng, generator, rank, world_size, device)):
             if epoch * len(batches) + b >= total:
                 break
-            set_cosine_lr(optimizer, lr, epoch * len(batches) + b, total)
+            set_cosine_lr(optimizer, lr, epoch * len(batches) + b, total, span)
             losses.append(train_step(model, supernet, plan(rng), x, y, optimizer, teacher))
             if teacher is not None:
                 teacher.update(supernet)
@@ -133,10 +138,11 @@ def run_epochs(model, supernet, batches: Batches, plan: Plan, optimizer, lr: flo
 
 
 def fit(supernet, batches: Batches, plan: Plan, epochs: float, lr: float, weight_decay: float, seed: int,
-        label: str, show_progress: bool = True, teacher=None) -> float:
+        label: str, show_progress: bool = True, teacher=None, span: tuple[float, float] = (0.0, 1.0)) -> float:
     """A short single-process training phase (fine-tuning, final training) of ``epochs`` (fractions allowed: that
     share of an epoch's steps), reproducible from ``seed``; returns the last epoch's loss. ``teacher``: an
-    ``EmaTeacher`` the distilled sub-nets learn from (updated every step), else the live largest."""
+    ``EmaTeacher`` the distilled sub-nets learn from (updated every step), else the live largest. ``span``: the
+    part of one cosine decay from ``lr`` it covers."""
     steps = round(epochs * len(batches))
     optimizer = make_optimizer(supernet, lr, weight_decay)
 
@@ -147,6 +153,6 @@ def fit(supernet, batches: Batches, plan: Plan, epochs: float, lr: float, weight
     with progress(show_progress) as bar, seeded(seed):  # dropout draws from torch's global RNG
         task = bar.add_task(label, total=max(1, steps), status="")
         losses = run_epochs(supernet, supernet, batches, plan, optimizer, lr, range(math.ceil(steps / len(batches))),
-                            seeds, bar, task, teacher, total_steps=steps)
+                            seeds, bar, task, teacher, total_steps=steps, span=span)
     supernet.eval()
     return losses[-1] if losses else 0.0
