@@ -28,7 +28,7 @@ from edgeslim.host.search.progressive import (
     shrink_step,
 )
 from edgeslim.host.search.ranking import rank_blocks
-from edgeslim.host.search.reselect import holdout_margin, pareto_front, reselect
+from edgeslim.host.search.reselect import holdout_margin, pareto_front, read_by_reselect, reselect
 from edgeslim.host.train.bootstrap import EmaTeacher
 from edgeslim.host.train.methods import Step
 from edgeslim.host.train.steps import Batches, fit, set_cosine_lr
@@ -259,6 +259,25 @@ def test_reselection_prefers_better_neighbours_and_keeps_every_budget():
     assert [s.entry.cost for s in picked] == [2.5, 5, 10]
     picked = reselect(chain, [2.5, 5, 10], margin=holdout_margin(90, 10_000))  # 0.3 points: better ones win
     assert [s.entry.cost for s in picked] == [2.4, 5, 9.5]
+
+
+def test_reselection_reads_only_the_entries_within_a_budgets_window():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        costs = np.sort(rng.uniform(1, 10, rng.integers(5, 40)))[::-1]
+        chain = [ChainEntry(SubnetConfig(f"c{i}", {"g": i}), float(c), float(rng.uniform(40, 60)), 0.0)
+                 for i, c in enumerate([10.0, *costs])]
+        budgets = sorted(rng.uniform(1.5, 10, rng.integers(1, 5)))  # sometimes within 10 % of each other
+        margin = float(rng.choice([0.0, 1.0]))
+        read = read_by_reselect(chain, budgets)
+        try:
+            expected = [s.position for s in reselect(chain, budgets, margin=margin)]
+        except EdgeslimError:
+            continue
+        for entry in (e for i, e in enumerate(chain) if i not in read):  # top-1 from other weights
+            entry.val_top1 = float(rng.uniform(0, 100))
+        assert [s.position for s in reselect(chain, budgets, margin=margin)] == expected
+    assert len(read) < len(chain)
 
 
 def test_search_cli_rewrites_the_run_with_budgeted_subnets(trained_run, tmp_path):

@@ -7,7 +7,8 @@ chain's accuracy–cost Pareto front, the best held-out top-1 — beats it by mo
 standard error of held-out top-1 (``holdout_margin``): on a small held-out split a flat chain's top-1 moves by
 noise alone, and without the margin the re-selection would trade budget for noise.
 Every budget keeps its own sub-net: a budget is never silently dropped, and the kept set stays spread over the
-cost range.
+cost range. Only the entries within some budget's window (``read_by_reselect``) decide the choice, so after the
+fine-tunes only those need measuring again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 
 from edgeslim.errors import EdgeslimError
 from edgeslim.host.search.progressive import ChainEntry
+
+WINDOW = 0.1  # a budget's candidates: the chain's entries within this fraction below it
 
 
 @dataclass
@@ -38,7 +41,16 @@ def holdout_margin(top1: float, images: int) -> float:
     return 100.0 * math.sqrt(max(p * (1 - p), 1e-4) / images)
 
 
-def reselect(entries: list[ChainEntry], budgets: list[float], window: float = 0.1,
+def read_by_reselect(entries: list[ChainEntry], budgets: list[float], window: float = WINDOW) -> set[int]:
+    """Positions whose held-out top-1 can change ``reselect``'s choice: the full network (its margin) and the
+    entries within some budget's window. An entry cheaper than a window that beats the window's best entry beats
+    every entry in the window too, so the window's best is kept either way; without a free entry in the window
+    the costliest free one below is kept whatever its top-1."""
+    return {0} | {i for i, e in enumerate(entries)
+                  if any(b * (1 - window) <= e.cost <= b * (1 + 1e-9) for b in budgets)}
+
+
+def reselect(entries: list[ChainEntry], budgets: list[float], window: float = WINDOW,
              margin: float = 0.0) -> list[Selection]:
     """One distinct chain entry per budget, in ascending budget order."""
     front = pareto_front(entries)
