@@ -38,17 +38,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default %(default)s)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    try:
-        run = load_run(args.run_dir)
-    except EdgeslimError as error:
-        sys.exit(str(error))
+    run, x_val, y_val = held_out_split(args.run_dir)
     supernet, info = run.supernet, run.info
-    seed, fraction = info["options"]["seed"], info["options"].get("val_fraction")
-    if not fraction:
-        sys.exit(f"{args.run_dir}: trained without a held-out split; train it with --val-fraction 0.15")
-    dataset = load_dataset(info["data"], seed)
-    _, _, x_val, y_val = dataset.holdout(fraction, seed)
-    x_val = dataset.normalize(x_val)
     cost = mflops_cost(supernet)
     parent = supernet.space.largest()
     if args.at:
@@ -79,6 +70,20 @@ def main() -> None:
         print(f"step {step}: {entry.cost:.2f} MFLOPs", file=sys.stderr, flush=True)
     if args.search_to:
         search(supernet, x_val, y_val, cost, args.search_to)
+
+
+def held_out_split(run_dir: str):
+    """The run in ``run_dir`` and its search's held-out split (normalized); exits with one line if it has none."""
+    try:
+        run = load_run(run_dir)
+    except EdgeslimError as error:
+        sys.exit(str(error))
+    seed, fraction = run.info["options"]["seed"], run.info["options"].get("val_fraction")
+    if not fraction:
+        sys.exit(f"{run_dir}: trained without a held-out split; train it with --val-fraction 0.15")
+    dataset = load_dataset(run.info["data"], seed)
+    _, _, x_val, y_val = dataset.holdout(fraction, seed)
+    return run, dataset.normalize(x_val), y_val
 
 
 def search(supernet, x_val, y_val, cost, share: float) -> None:

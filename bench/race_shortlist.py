@@ -12,14 +12,11 @@ budgets 0.75 / 0.5 / 0.25 of the MFLOPs (the chain's member at or just below eac
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import torch
+from race_prefix import held_out_split  # the run and its held-out split, one line if it has none
 
-from edgeslim import load_run
-from edgeslim.errors import EdgeslimError
-from edgeslim.host.data import load_dataset
 from edgeslim.host.search.costs import mflops_cost
 from edgeslim.host.search.options import FULL_RACE_EVERY
 from edgeslim.host.search.progressive import SHORTLIST_TOP, HeldOut, Shortlist, progressive_search
@@ -36,17 +33,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default %(default)s)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    try:
-        run = load_run(args.run_dir)
-    except EdgeslimError as error:
-        sys.exit(str(error))
+    run, x_val, y_val = held_out_split(args.run_dir)
     supernet, info = run.supernet, run.info
-    seed, fraction = info["options"]["seed"], info["options"].get("val_fraction")
-    if not fraction:
-        sys.exit(f"{args.run_dir}: trained without a held-out split; train it with --val-fraction 0.15")
-    dataset = load_dataset(info["data"], seed)
-    _, _, x_val, y_val = dataset.holdout(fraction, seed)
-    x_val = dataset.normalize(x_val)
     cost = mflops_cost(supernet)
     full = cost(supernet.space.largest())
     print(f"{args.run_dir} ({info['model']}, {full:.2f} MFLOPs, {len(supernet.space.groups)} channel groups), "
