@@ -334,12 +334,12 @@ def test_train_method_pss_runs_all_stages(tmp_path):
     out = tmp_path / "pss"
     result = run_cli("train", "--method", "pss", "--start", "usnet", "--epochs", "3", "--final-epochs", "1",
                      "--budgets", "0.6,1.0", "--rank-steps", "10", "--batch-size", "128", "--calib-samples", "256",
-                     "--schedule", "one", "--out", str(out), "--json")  # the default teacher from US-Nets: ema
+                     "--schedule", "split", "--out", str(out), "--json")  # the default teacher from US-Nets: ema
     assert result.returncode == 0, result.stderr
     info = json.loads((out / "run.json").read_text())
     assert info["method"] == "pss" and info["options"]["val_fraction"] == 0.15 and info["options"]["epochs"] == 2
     assert info["options"]["teacher"] == "ema" and info["search"]["teacher"] == "ema"
-    assert info["search"]["schedule"] == "one" and info["options"]["lr_until"] == pytest.approx(2 / 3)
+    assert info["search"]["schedule"] == "split" and info["options"]["lr_until"] == 1.0
     assert [c["name"] for c in info["configs"]] == ["p060", "p100"]
     assert np.isfinite([c["meta"]["top1"] for c in info["configs"]]).all()
 
@@ -365,6 +365,7 @@ def test_pss_by_default_builds_the_dynamic_network_from_the_full_network_trained
     info = json.loads((out / "run.json").read_text())
     search = info["search"]
     assert info["method"] == "pss" and info["options"]["method"] == "single" and search["start"] == "full"
+    assert search["schedule"] == "one" and info["options"]["lr_until"] == pytest.approx(2 / 3)  # the default
     assert info["before_search"][0]["name"] == "w100" and len(info["before_search"]) == 1
     assert search["finetunes"] >= 1 and search["finetune_epochs"] == 0.25
     assert search["candidates"] > len(search["chain"])  # every step measured several candidates

@@ -153,7 +153,8 @@ def _add_search_options(p, for_train: bool) -> None:
                    help="epochs of joint training of the kept sub-nets " + (
                        "(part of --epochs; default 60%% of it)" if for_train else "(default 10)"))
     p.add_argument("--final-lr-scale", type=float, default=d["final_lr_scale"],
-                   help="joint training starts at this fraction of the run's learning rate (default %(default)s)")
+                   help="search, and pss with --schedule split: the joint training starts at this fraction of the "
+                        "run's learning rate (default %(default)s)")
     p.add_argument("--rank-steps", type=int, default=d["rank_steps"],
                    help="steps of noise-ranking training (default %(default)s)")
     p.add_argument("--full-race-every", type=int, default=d["full_race_every"],
@@ -161,9 +162,9 @@ def _add_search_options(p, for_train: bool) -> None:
                         "the last race's best few (1: every group at every step) (default %(default)s)")
     if for_train:
         p.add_argument("--schedule", default=d["schedule"], choices=SCHEDULES,
-                       help="pss: decay the learning rate to 0 in the first phase and restart the joint training "
-                            "lower (split), or one decay over all the epochs that the joint training continues "
-                            "(one) (default %(default)s)")
+                       help="pss: one learning-rate decay over all the epochs that the joint training continues "
+                            "(one), or decay to 0 in the first phase and restart the joint training lower (split) "
+                            "(default %(default)s)")
         p.add_argument("--start", default=d["start"], choices=STARTS,
                        help="pss: train the full network alone and build the dynamic network as the search "
                             "shrinks it (full), or search a US-Nets supernet (usnet) (default %(default)s)")

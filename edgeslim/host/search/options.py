@@ -30,9 +30,10 @@ class SearchOptions:
     from trained weights, so it restarts lower (bench/reports/pss_cifar10.md measures it). ``teacher``: what the
     fine-tunes and the joint training distil from, ``live`` (the step's full network) or ``ema`` (an EMA of it);
     None: the run's own teacher (``live`` for a network trained alone; ``train --method pss`` sets its own).
-    ``schedule`` (``train --method pss``): ``split`` decays the learning rate to 0 in the first phase and restarts
-    the joint training at ``final_lr_scale`` of it; ``one`` runs one cosine decay over all the epochs: the first
-    phase stops part-way down it and the joint training continues it (``final_lr_scale`` unused).
+    ``schedule`` (``train --method pss``): ``one`` runs one cosine decay over all the epochs: the first phase stops
+    part-way down it and the joint training continues it; ``split`` decays the learning rate to 0 in the first
+    phase and restarts the joint training at ``final_lr_scale`` of it (``final_lr_scale`` is read only by
+    ``split`` and by ``search`` on a finished run; bench/reports/pss_cifar10_mobilenetv2.md measures both).
     ``full_race_every``: every this many steps (and after a fine-tune) a search step races every channel group,
     in between only the last race's best few and the group it shrank (1: every group at every step)."""
 
@@ -45,7 +46,7 @@ class SearchOptions:
     final_lr_scale: float = 0.6
     rank_steps: int = 50
     full_race_every: int = FULL_RACE_EVERY
-    schedule: str = "split"
+    schedule: str = "one"
     holdout_fraction: float = 0.15
     device: str = "auto"
     start: str = "full"
