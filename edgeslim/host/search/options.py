@@ -26,14 +26,14 @@ class SearchOptions:
     ``start`` (``train --method pss``): ``full`` trains the full network alone and builds the dynamic network as
     the search shrinks it (each fine-tune trains the chain so far); ``usnet`` searches a finished US-Nets
     supernet. ``finetune_epochs`` may be a fraction of an epoch (None: 0.25 from the full network, 1 from a
-    US-Nets supernet). The joint training starts at ``final_lr_scale`` of the run's learning rate: it continues
-    from trained weights, so it restarts lower (bench/reports/pss_cifar10.md measures it). ``teacher``: what the
+    US-Nets supernet). ``search`` on a finished run, and ``schedule="split"``, restart the joint training at
+    ``final_lr_scale`` of the run's learning rate: it continues from trained weights, so it restarts lower
+    (bench/reports/pss_cifar10.md measures it). ``teacher``: what the
     fine-tunes and the joint training distil from, ``live`` (the step's full network) or ``ema`` (an EMA of it);
     None: the run's own teacher (``live`` for a network trained alone; ``train --method pss`` sets its own).
     ``schedule`` (``train --method pss``): ``one`` runs one cosine decay over all the epochs: the first phase stops
     part-way down it and the joint training continues it; ``split`` decays the learning rate to 0 in the first
-    phase and restarts the joint training at ``final_lr_scale`` of it (``final_lr_scale`` is read only by
-    ``split`` and by ``search`` on a finished run; bench/reports/pss_cifar10_mobilenetv2.md measures both).
+    phase and restarts the joint training lower (bench/reports/pss_cifar10_mobilenetv2.md measures both).
     ``full_race_every``: every this many steps (and after a fine-tune) a search step races every channel group,
     in between only the last race's best few and the group it shrank (1: every group at every step)."""
 
