@@ -5,7 +5,8 @@
 
 Per dataset and seed: ``train --method pss`` with E epochs (supernet E - final, joint training ``final``),
 then ``usnet`` with E + (fine-tune epochs the search used), so both see the same number of training epochs
-(or that seed's US-Nets rows from ``--usnet-from``, an earlier results.json, where it trained as many).
+(or that seed's US-Nets rows from ``--usnet-from``, an earlier results.json, where it trained as many with the
+same ``--warmup-epochs``).
 Each budget b (fraction of the full model's MFLOPs) is compared with US-Nets at the widest uniform width whose
 MFLOPs fit b (BN recalibrated). For the first seed, each uniform width is also trained alone for E epochs
 (the individually-trained reference; also added to an earlier result under --out that lacks it). Prints the
@@ -55,29 +56,32 @@ def usnet_at_budgets(run_dir: Path, budgets: list[float]) -> list[dict]:
     return rows
 
 
-def _trained(run_dir: Path, epochs: int, teacher: str = "live") -> bool:
+def _trained(run_dir: Path, epochs: int, warmup: float, teacher: str = "live") -> bool:
     """A finished run in ``run_dir`` trained for ``epochs`` with ``teacher`` (runs older than the option: live)."""
-    return _trained_epochs(run_dir, teacher) == epochs
+    return _trained_epochs(run_dir, warmup, teacher) == epochs
 
 
-def _trained_epochs(run_dir: Path, teacher: str = "live") -> int | None:
-    """The epochs of the finished run in ``run_dir`` if it trained with ``teacher``, else None."""
+def _trained_epochs(run_dir: Path, warmup: float, teacher: str = "live") -> int | None:
+    """The epochs of the finished run in ``run_dir`` if it trained with ``teacher`` and ``warmup`` warm-up epochs
+    (runs older than the option: none), else None."""
     sidecar = run_dir / "run.json"
     if not sidecar.is_file():
         return None
     options = json.loads(sidecar.read_text())["options"]
-    return options["epochs"] if options.get("teacher", "live") == teacher else None
+    same = options.get("teacher", "live") == teacher and options.get("warmup_epochs", 0) == warmup
+    return options["epochs"] if same else None
 
 
-def _searched(run_dir: Path, epochs: int, opts: SearchOptions) -> bool:
-    """A finished PSS run in ``run_dir`` of ``epochs``, ``opts``' start and joint-training epochs (the other options
-    are --out's to keep apart)."""
+def _searched(run_dir: Path, epochs: int, warmup: float, opts: SearchOptions) -> bool:
+    """A finished PSS run in ``run_dir`` of ``epochs``, ``warmup``, ``opts``' start and joint-training epochs (the
+    other options are --out's to keep apart)."""
     sidecar = run_dir / "run.json"
     if not sidecar.is_file():
         return False
     info = json.loads(sidecar.read_text())
     search = info.get("search", {})
     return (info["method"] == "pss" and search.get("start") == opts.start
+            and info["options"].get("warmup_epochs", 0) == warmup
             and search.get("schedule", "split") == opts.schedule and search["final_epochs"] == opts.final_epochs
             and info["options"]["epochs"] + search["final_epochs"] == epochs)  # options: the first phase's
 
@@ -90,7 +94,7 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
                                 finetune_epochs=args.finetune_epochs, start=args.start, schedule=args.schedule,
                                 show_progress=args.progress)
     pss_dir = out / f"{name}-pss-{common['seed']}"
-    if args.reuse and _searched(pss_dir, epochs, search_opts):
+    if args.reuse and _searched(pss_dir, epochs, common["warmup_epochs"], search_opts):
         pss = json.loads((pss_dir / "run.json").read_text())
         pss_seconds = pss["train_seconds"] + pss["search"]["seconds"]["total"]
     else:
@@ -103,14 +107,15 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
     teacher = edgeslim.TrainOptions(method="usnet", teacher=args.usnet_teacher).distill
     longest = epochs + extra + args.usnet_longer
     earlier = min((e for e in args.usnet_earlier.get(f"{name}/seed{common['seed']}", [])
-                   if epochs + extra <= e.get("epochs_usnet", -1) <= longest),
+                   if epochs + extra <= e.get("epochs_usnet", -1) <= longest
+                   and e.get("warmup_epochs", 0) == common["warmup_epochs"]),
                   key=lambda e: e["epochs_usnet"], default=None)
     if earlier:  # the same seed's US-Nets for these epochs (or up to --usnet-longer more), measured before
         extra = earlier["epochs_usnet"] - epochs
         print(f"{name}/seed{common['seed']}: US-Nets for {epochs + extra} epochs from --usnet-from", flush=True)
         usnet_rows, usnet_seconds = earlier["usnet"], earlier["usnet_seconds"]
     else:
-        trained = _trained_epochs(usnet_dir, teacher) if args.reuse else None
+        trained = _trained_epochs(usnet_dir, common["warmup_epochs"], teacher) if args.reuse else None
         if trained is not None and epochs + extra <= trained <= longest:  # up to --usnet-longer more, as above
             extra = trained - epochs
         else:
@@ -120,7 +125,8 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
         usnet_rows = usnet_at_budgets(usnet_dir, list(BUDGETS))
     print(f"done {name}/seed{common['seed']}: pss {pss_seconds:.0f} s, usnet {usnet_seconds or 'reused'} s",
           flush=True)
-    return {"epochs_pss": epochs, "epochs_usnet": epochs + extra, "val_fraction": pss["search"]["val_fraction"],
+    return {"epochs_pss": epochs, "epochs_usnet": epochs + extra, "warmup_epochs": common["warmup_epochs"],
+            "val_fraction": pss["search"]["val_fraction"],
             "pss": [{"budget": b, "name": c["name"], **c["meta"]} for b, c in zip(
                 pss["search"]["budgets"], pss["configs"])],
             "usnet": usnet_rows,
@@ -138,7 +144,7 @@ def add_singles(entry: dict, out: Path, stem: str, name: str, epochs: int, commo
     entry["single"] = []
     for width in WIDTHS:
         single_dir = out / f"{stem}-single-{width}"
-        if not (reuse and _trained(single_dir, epochs)):
+        if not (reuse and _trained(single_dir, epochs, common["warmup_epochs"])):
             edgeslim.train(method="single", width=width, epochs=epochs, out=single_dir, **common)
         entry["single"] += [{"name": c["name"], **c["meta"]} for c in load_run(single_dir).info["configs"]]
     usnet_dir = out / f"{name}-usnet-{common['seed']}"
@@ -174,6 +180,8 @@ def main() -> None:
     parser.add_argument("--schedule", default=SearchOptions.schedule, choices=SCHEDULES,
                         help="pss: the learning rate across its phases (see SearchOptions)")
     parser.add_argument("--model", default="resnet20")
+    parser.add_argument("--warmup-epochs", type=float, default=edgeslim.TrainOptions.warmup_epochs,
+                        help="of every training (0: as the runs before the option)")
     parser.add_argument("--out", default="bench/results/pss")
     parser.add_argument("--no-singles", dest="singles", action="store_false",
                         help="skip the individually-trained widths")
@@ -207,7 +215,8 @@ def main() -> None:
         name = stem if args.start == "usnet" else f"{stem}-{args.start}"
         for seed in (int(s) for s in args.seeds.split(",")):
             key = f"{name}/seed{seed}"
-            common = dict(model=args.model, data=data, seed=seed, force=True, show_progress=args.progress)
+            common = dict(model=args.model, data=data, seed=seed, warmup_epochs=args.warmup_epochs, force=True,
+                          show_progress=args.progress)
             if key not in results:
                 results[key] = compare(args, out, name, epochs, common)
             if args.singles and seed == int(args.seeds.split(",")[0]) and "single" not in results[key]:

@@ -1,14 +1,16 @@
 """`edgeslim train` / `eval` end to end through the CLI: run files, metrics, resume, and user errors."""
 
 import json
+import math
 
 import numpy as np
+import pytest
 import torch
 from conftest import run_cli, train_killed_after
 from safetensors.torch import load_file
 
 from edgeslim.host.data import load_dataset
-from edgeslim.host.train.steps import Batches
+from edgeslim.host.train.steps import Batches, set_cosine_lr
 
 TINY = ["--model", "resnet20", "--data", "digits", "--calib-samples", "256", "--batch-size", "128"]
 
@@ -70,6 +72,7 @@ def test_user_mistakes_get_one_line_without_traceback(tmp_path):
         (["train", "--out", str(tmp_path / "z"), "--resume"], "no checkpoint"),
         (["train", "--method", "single", "--teacher", "ema", "--out", str(tmp_path / "s")], "drop --teacher"),
         (["train", "--teacher", "ema", "--ema-decay", "1.5", "--out", str(tmp_path / "e")], "--ema-decay must be"),
+        (["train", "--epochs", "3", "--warmup-epochs", "4", "--out", str(tmp_path / "w")], "--warmup-epochs must be"),
     ]
     for args, message in cases:
         result = run_cli(*args)
@@ -132,3 +135,24 @@ def test_training_batches_are_full():
     sizes = [len(y) for _, y in batches.epoch(np.random.default_rng(0), torch.Generator().manual_seed(0))]
     assert sizes == [64] * 19 == [64] * len(batches)
     assert len(Batches(data, 64, False, data.x_train[:10], data.y_train[:10])) == 1  # fewer than a batch: one
+
+
+def test_the_learning_rate_warms_up_linearly_then_follows_the_cosine(tmp_path):
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    rates = []
+    for step in range(100):
+        set_cosine_lr(optimizer, 0.1, step, 100, warmup_steps=10)
+        rates.append(optimizer.param_groups[0]["lr"])
+    cosine = [0.05 * (1 + math.cos(math.pi * step / 100)) for step in range(100)]
+    assert rates[:10] == pytest.approx([c * (step + 1) / 10 for step, c in enumerate(cosine[:10])])
+    assert rates[10:] == pytest.approx(cosine[10:])
+
+    # the training loop applies it: a killed run's checkpoint holds the warmed-up rate of its last step
+    out = tmp_path / "warm"
+    train_killed_after([*TINY, "--method", "single", "--epochs", "4", "--warmup-epochs", "4"], out, epoch=1)
+    info = json.loads((tmp_path / "warm.partial" / "run.json").read_text())
+    per_epoch = len(Batches(load_dataset("digits"), 128, True))
+    steps, total = info["epoch"] * per_epoch, 4 * per_epoch
+    assert info["options"]["warmup_epochs"] == 4 and 1 <= info["epoch"] < 4
+    lr = info["optimizer"]["param_groups"][0]["lr"]
+    assert lr == pytest.approx(0.1 * steps / total * 0.5 * (1 + math.cos(math.pi * (steps - 1) / total)))

@@ -95,6 +95,8 @@ def _add_train(sub) -> None:
     p.add_argument("--batch-size", type=int, default=d["batch_size"], help="training batch size (default %(default)s)")
     p.add_argument("--lr", type=float, default=d["lr"],
                    help="peak learning rate, cosine schedule (default %(default)s)")
+    p.add_argument("--warmup-epochs", type=float, default=d["warmup_epochs"],
+                   help="linear learning-rate warm-up over these first epochs, 0 for none (default %(default)s)")
     p.add_argument("--weight-decay", type=float, default=d["weight_decay"],
                    help="on conv and linear weights (default %(default)s)")
     p.add_argument("--num-random", type=int, default=d["num_random"],

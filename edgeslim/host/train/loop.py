@@ -171,7 +171,8 @@ def _train(opts: TrainOptions, world: World) -> tuple[Path, dict]:
         task = bar.add_task("train", total=len(batches) * opts.epochs, completed=start_epoch * len(batches),
                             status="")
         run_epochs(model, supernet, batches, plan, optimizer, opts.lr, range(start_epoch, opts.epochs), seeds, bar,
-                   task, teacher, world.rank, world.size, checkpoint, span=(0.0, opts.lr_until))
+                   task, teacher, world.rank, world.size, checkpoint, span=(0.0, opts.lr_until),
+                   warmup_steps=round(opts.warmup_epochs * len(batches)))
 
     info["replica_max_abs_diff"] = world.replica_max_abs_diff(supernet)
     info["world_size"] = world.size

@@ -38,7 +38,9 @@ class TrainOptions:
     ``init_reorder``, its channels are first reordered most-important-first by the noise ranking, so that narrow
     widths start from its most important channels. ``lr_until``: the share of the cosine decay the learning rate
     has gone through at the last epoch (below 1: a first phase that a later one continues, see
-    ``SearchOptions.schedule``).
+    ``SearchOptions.schedule``). ``warmup_epochs``: the learning rate rises linearly over these first epochs
+    (fractions allowed; 0: none): at the full rate from fresh weights, MobileNetV2's loss diverges in its first
+    steps (bench/reports/pss_cifar10_mobilenetv2.md).
     """
 
     model: Any = "resnet20"
@@ -49,6 +51,7 @@ class TrainOptions:
     seed: int = 0
     batch_size: int = 64
     lr: float = 0.1
+    warmup_epochs: float = 1.0
     weight_decay: float = 5e-4
     num_random: int = 2
     min_width: float = 0.25
@@ -90,6 +93,8 @@ class TrainOptions:
                 raise EdgeslimError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
         if self.num_random < 0:
             raise EdgeslimError(f"--num-random must be 0 or more (got {self.num_random})")
+        if not 0 <= self.warmup_epochs <= self.epochs:
+            raise EdgeslimError(f"--warmup-epochs must be in [0, --epochs {self.epochs}] (got {self.warmup_epochs})")
         if not 0 < self.lr_until <= 1:
             raise EdgeslimError(f"lr_until must be in (0, 1] (got {self.lr_until})")
         if self.teacher is not None and self.teacher not in TEACHERS:
@@ -175,7 +180,7 @@ class TrainOptions:
         """The options a resumed run must share with the run it continues (as run.json stores them)."""
         keys = ("data", "method", "epochs", "seed", "batch_size", "lr", "weight_decay", "num_random",
                 "min_width", "widths", "configs", "width", "granularity", "augment", "calib_samples",
-                "gate_before", "complexity_weights", "gate_copies", "ema_decay", "lr_until")
+                "gate_before", "complexity_weights", "gate_copies", "ema_decay", "lr_until", "warmup_epochs")
         values = {"model": self.model_name, **{k: getattr(self, k) for k in keys},
                   "val_fraction": self.holdout, "teacher": self.distill}
         return json.loads(json.dumps(values, default=str))

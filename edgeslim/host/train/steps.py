@@ -33,11 +33,13 @@ def make_optimizer(supernet: torch.nn.Module, lr: float, weight_decay: float) ->
 
 
 def set_cosine_lr(optimizer: torch.optim.Optimizer, base_lr: float, step: int, total: int,
-                  span: tuple[float, float] = (0.0, 1.0)) -> None:
-    """Step ``step`` of ``total`` of the part ``span`` (fractions of it) of one cosine decay from ``base_lr``."""
+                  span: tuple[float, float] = (0.0, 1.0), warmup_steps: int = 0) -> None:
+    """Step ``step`` of ``total`` of the part ``span`` (fractions of it) of one cosine decay from ``base_lr``,
+    scaled by a linear warm-up over the first ``warmup_steps`` (Goyal et al. 2017)."""
     start, stop = span
+    warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
     for group in optimizer.param_groups:
-        group["lr"] = base_lr * 0.5 * (1 + math.cos(math.pi * (start + (stop - start) * step / total)))
+        group["lr"] = warm * base_lr * 0.5 * (1 + math.cos(math.pi * (start + (stop - start) * step / total)))
 
 
 class Batches:
@@ -111,12 +113,13 @@ Plan = Callable[[np.random.Generator], list[Step]]
 def run_epochs(model, supernet, batches: Batches, plan: Plan, optimizer, lr: float, epochs: range, seeds: Seeds,
                bar, task, teacher=None, rank: int = 0, world_size: int = 1,
                on_epoch: Callable[[int, float], None] | None = None, total_steps: int | None = None,
-               span: tuple[float, float] = (0.0, 1.0)) -> list[float]:
+               span: tuple[float, float] = (0.0, 1.0), warmup_steps: int = 0) -> list[float]:
     """The one epoch loop of every training phase: cosine schedule over all of ``epochs``' steps (counted from
     0, so a resumed loop continues the schedule), or over the first ``total_steps`` of them (a fraction of an
     epoch), one sandwich step per batch, the EMA teacher updated after each. ``span``: the part of one cosine
-    decay these steps cover (another phase of the run covers the rest). ``on_epoch(epoch, mean loss)`` runs
-    after each epoch (checkpoints); returns the mean losses."""
+    decay these steps cover (another phase of the run covers the rest); ``warmup_steps``: the linear warm-up of
+    a phase that starts from fresh weights. ``on_epoch(epoch, mean loss)`` runs after each epoch (checkpoints);
+    returns the mean losses."""
     device = next(supernet.parameters()).device
     total = max(1, total_steps if total_steps is not None else epochs.stop * len(batches))
     history = []
@@ -126,7 +129,7 @@ def run_epochs(model, supernet, batches: Batches, plan: Plan, optimizer, lr: flo
         for b, (x, y) in enumerate(batches.epoch(rng, generator, rank, world_size, device)):
             if epoch * len(batches) + b >= total:
                 break
-            set_cosine_lr(optimizer, lr, epoch * len(batches) + b, total, span)
+            set_cosine_lr(optimizer, lr, epoch * len(batches) + b, total, span, warmup_steps)
             losses.append(train_step(model, supernet, plan(rng), x, y, optimizer, teacher))
             if teacher is not None:
                 teacher.update(supernet)
