@@ -57,7 +57,7 @@ def usnet_at_budgets(run_dir: Path, budgets: list[float]) -> list[dict]:
 
 
 def _trained(run_dir: Path, epochs: int, warmup: float, teacher: str = "live") -> bool:
-    """A finished run in ``run_dir`` trained for ``epochs`` with ``teacher`` (runs older than the option: live)."""
+    """A finished run in ``run_dir`` trained for ``epochs`` with ``teacher`` and ``warmup`` (see _trained_epochs)."""
     return _trained_epochs(run_dir, warmup, teacher) == epochs
 
 
