@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--epochs", default="digits=30,mnist5k=10")
     parser.add_argument("--final-fraction", type=float, default=JOINT_SHARE,
                         help="share of epochs for joint training (default %(default)s)")
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds, e.g. 0,1,2 (default: 0,1,2)")
     parser.add_argument("--final-lr-scale", type=float, default=SearchOptions.final_lr_scale)
     parser.add_argument("--threshold", type=float, default=SearchOptions.threshold,
                         help="fine-tuning threshold of the search (points of held-out top-1)")
