@@ -105,18 +105,18 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
     started = time.time()
     usnet_dir, usnet_seconds = out / f"{name}-usnet-{common['seed']}", None
     teacher = edgeslim.TrainOptions(method="usnet", teacher=args.usnet_teacher).distill
-    longest = epochs + extra + args.usnet_longer
+    shortest, longest = epochs + extra - args.usnet_shorter, epochs + extra + args.usnet_longer
     earlier = min((e for e in args.usnet_earlier.get(f"{name}/seed{common['seed']}", [])
-                   if epochs + extra <= e.get("epochs_usnet", -1) <= longest
+                   if shortest <= e.get("epochs_usnet", -1) <= longest
                    and e.get("warmup_epochs", 0) == common["warmup_epochs"]),
-                  key=lambda e: e["epochs_usnet"], default=None)
-    if earlier:  # the same seed's US-Nets for these epochs (or up to --usnet-longer more), measured before
+                  key=lambda e: abs(e["epochs_usnet"] - epochs - extra), default=None)
+    if earlier:  # the same seed's US-Nets for these epochs (or the nearest within the two options), measured before
         extra = earlier["epochs_usnet"] - epochs
         print(f"{name}/seed{common['seed']}: US-Nets for {epochs + extra} epochs from --usnet-from", flush=True)
         usnet_rows, usnet_seconds = earlier["usnet"], earlier["usnet_seconds"]
     else:
         trained = _trained_epochs(usnet_dir, common["warmup_epochs"], teacher) if args.reuse else None
-        if trained is not None and epochs + extra <= trained <= longest:  # up to --usnet-longer more, as above
+        if trained is not None and shortest <= trained <= longest:  # --usnet-shorter / --usnet-longer, as above
             extra = trained - epochs
         else:
             edgeslim.train(method="usnet", epochs=epochs + extra, out=usnet_dir, teacher=args.usnet_teacher,
@@ -193,6 +193,9 @@ def main() -> None:
     parser.add_argument("--usnet-longer", type=int, default=0,
                         help="with --usnet-from or --reuse: also take a US-Nets that trained up to this many epochs "
                              "more than PSS (the nearest; a comparison that favours US-Nets) instead of training one")
+    parser.add_argument("--usnet-shorter", type=int, default=0,
+                        help="with --usnet-from or --reuse: also take a US-Nets that trained up to this many epochs "
+                             "fewer than PSS (a comparison that favours PSS; the report prints both epochs)")
     parser.add_argument("--reuse", action="store_true",
                         help="reuse finished pss, usnet and single runs under --out that have the right epochs")
     args = parser.parse_args()
@@ -234,7 +237,9 @@ def report(results: dict, out: Path) -> None:
     for data in datasets:
         runs = [v for k, v in results.items() if k.startswith(data + "/")]
         first = runs[0]
-        print(f"\n## {data}: {len(runs)} seeds, pss {first['epochs_pss']} epochs (+fine-tunes), usnet same total")
+        usnet_epochs = "/".join(str(r["epochs_usnet"]) for r in runs)
+        print(f"\n## {data}: {len(runs)} seeds, pss {first['epochs_pss']} epochs (+fine-tunes), "
+              f"usnet {usnet_epochs} epochs")
         print("| budget (of full MFLOPs) | pss MFLOPs | pss top-1 | usnet MFLOPs | usnet top-1 | gain |")
         print("|---|---|---|---|---|---|")
         gains_all = []
