@@ -118,12 +118,13 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
         trained = _trained_epochs(usnet_dir, common["warmup_epochs"], teacher) if args.reuse else None
         if trained is not None and shortest <= trained <= longest:  # --usnet-shorter / --usnet-longer, as above
             extra = trained - epochs
+            usnet_seconds = json.loads((usnet_dir / "run.json").read_text())["train_seconds"]
         else:
             edgeslim.train(method="usnet", epochs=epochs + extra, out=usnet_dir, teacher=args.usnet_teacher,
                            **common)
             usnet_seconds = round(time.time() - started, 1)
         usnet_rows = usnet_at_budgets(usnet_dir, list(BUDGETS))
-    print(f"done {name}/seed{common['seed']}: pss {pss_seconds:.0f} s, usnet {usnet_seconds or 'reused'} s",
+    print(f"done {name}/seed{common['seed']}: pss {pss_seconds:.0f} s, usnet {usnet_seconds} s",
           flush=True)
     return {"epochs_pss": epochs, "epochs_usnet": epochs + extra, "warmup_epochs": common["warmup_epochs"],
             "val_fraction": pss["search"]["val_fraction"],
@@ -271,7 +272,7 @@ def report(results: dict, out: Path) -> None:
         print(f"search: fine-tunes {[r['search']['finetunes'] for r in runs]}, "
               f"search seconds {[r['search']['seconds']['total'] for r in runs]}, "
               f"pss wall {[r['pss_seconds'] for r in runs]} s, usnet wall {[r['usnet_seconds'] for r in runs]} s "
-              "(None: reused)")
+              "(None: not recorded by older reused runs)")
         if "single" in first:
             print("\n| width | MFLOPs | usnet top-1 (one supernet) | individually trained top-1 |")
             print("|---|---|---|---|")
