@@ -79,6 +79,7 @@ def test_init_loads_pretrained_weights_and_the_reorder_keeps_the_full_network(mo
     spec = resolved(f"{model_file}:tiny")
     from edgeslim.host.models import file_factory
 
+    torch.manual_seed(0)  # the ranking below depends on the weights: the same ones in every test order
     pretrained = file_factory(spec)(1, 10, 8).eval()
     with torch.no_grad():  # non-trivial BN statistics, so a wrong permutation of them would show
         for module in pretrained.modules():
@@ -96,12 +97,13 @@ def test_init_loads_pretrained_weights_and_the_reorder_keeps_the_full_network(mo
         assert torch.allclose(supernet(x), expected, atol=1e-6)
     from edgeslim.host.data import load_dataset
 
-    before = supernet.net.state_dict()["0.weight"].clone()
+    before = {name: t.clone() for name, t in supernet.net.state_dict().items()}
     orders = rank_blocks(supernet, Batches(load_dataset("digits"), 64, False), steps=20, show_progress=False)
     supernet.permute_channels(orders)
     supernet.eval().set_config(supernet.space.largest())
     assert any(not torch.equal(o, torch.arange(len(o))) for o in orders.values())  # channels did move
-    assert not torch.equal(supernet.net.state_dict()["0.weight"], before)
+    after = supernet.net.state_dict()
+    assert any(not torch.equal(after[name], t) for name, t in before.items())  # and the weights with them
     with torch.no_grad():
         assert torch.allclose(supernet(x), expected, atol=1e-5)
 
