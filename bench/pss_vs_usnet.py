@@ -28,7 +28,7 @@ from edgeslim.host.data import load_dataset
 from edgeslim.host.evaluate import calibration_batches, describe
 from edgeslim.host.nn import count_cost
 from edgeslim.host.plot import plot_accuracy
-from edgeslim.host.search.options import JOINT_SHARE, SCHEDULES, STARTS
+from edgeslim.host.search.options import JOINT_SHARE, JOINTS, SCHEDULES, STARTS
 from edgeslim.host.search.pipeline import search_device
 
 BUDGETS = (0.25, 0.5, 0.75, 1.0)
@@ -83,6 +83,7 @@ def _searched(run_dir: Path, epochs: int, warmup: float, opts: SearchOptions) ->
     return (info["method"] == "pss" and search.get("start") == opts.start
             and info["options"].get("warmup_epochs", 0) == warmup
             and search.get("schedule", "split") == opts.schedule and search["final_epochs"] == opts.final_epochs
+            and search.get("joint", "kept") == opts.joint
             and info["options"]["epochs"] + search["final_epochs"] == epochs)  # options: the first phase's
 
 
@@ -92,7 +93,7 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
     started = time.time()
     search_opts = SearchOptions(final_epochs=final, final_lr_scale=args.final_lr_scale, threshold=args.threshold,
                                 finetune_epochs=args.finetune_epochs, start=args.start, schedule=args.schedule,
-                                show_progress=args.progress)
+                                joint=args.joint, show_progress=args.progress)
     pss_dir = out / f"{name}-pss-{common['seed']}"
     if args.reuse and _searched(pss_dir, epochs, common["warmup_epochs"], search_opts):
         pss = json.loads((pss_dir / "run.json").read_text())
@@ -132,6 +133,7 @@ def compare(args: argparse.Namespace, out: Path, name: str, epochs: int, common:
                 pss["search"]["budgets"], pss["configs"])],
             "usnet": usnet_rows,
             "search": {"schedule": pss["search"].get("schedule", "split"),  # runs before --schedule: split
+                       "joint": pss["search"].get("joint", "kept"),  # runs before --joint: kept
                        **{k: pss["search"][k] for k in ("start", "finetunes", "finetune_epochs", "candidates",
                                                         "seconds")}},
             "before_joint": pss["search"]["before_joint"], "supernet_seconds": pss["train_seconds"],
@@ -180,6 +182,8 @@ def main() -> None:
                              "edgeslim's, 0.15; 0 trains on all of it and searches on a split it was trained on)")
     parser.add_argument("--schedule", default=SearchOptions.schedule, choices=SCHEDULES,
                         help="pss: the learning rate across its phases (see SearchOptions)")
+    parser.add_argument("--joint", default=SearchOptions.joint, choices=JOINTS,
+                        help="pss: what the joint training's distilled steps sample (see SearchOptions)")
     parser.add_argument("--model", default="resnet20")
     parser.add_argument("--warmup-epochs", type=float, default=edgeslim.TrainOptions.warmup_epochs,
                         help="of every training (0: as the runs before the option)")

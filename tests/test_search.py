@@ -16,6 +16,7 @@ from edgeslim.host.models import build_supernet
 from edgeslim.host.nn import count_cost
 from edgeslim.host.runs import load_run
 from edgeslim.host.search.costs import layer_mmacs, mflops_cost
+from edgeslim.host.search.pipeline import kept_sandwich
 from edgeslim.host.search.progressive import (
     MIN_CHUNK,
     RACE_CHUNKS,
@@ -245,6 +246,19 @@ def _entry(cost, top1):
     return ChainEntry(SubnetConfig(f"c{cost}", {"g": int(cost * 10)}), cost, top1, 0.0)
 
 
+def test_joint_training_over_the_chain_draws_a_new_pair_between_the_smallest_and_largest_kept_each_step():
+    kept = [SubnetConfig(f"p{i}", {"g": 4 * i}) for i in (1, 2, 4)]
+    between = [SubnetConfig(f"chain{i}", {"g": i}) for i in range(5, 16)]
+    rng = np.random.default_rng(0)
+    for plan, pool in ((kept_sandwich(kept), kept[1:2]), (kept_sandwich(kept, between), between)):
+        drawn = [plan(rng) for _ in range(200)]
+        for steps in drawn:
+            assert [(s.config.name, s.distill) for s in steps[:2]] == [("p4", False), ("p1", True)]
+            assert all(s.distill and s.config in pool for s in steps[2:])
+            assert len({s.config.name for s in steps[2:]}) == len(steps[2:]) == min(2, len(pool))
+        assert {s.config.name for steps in drawn for s in steps[2:]} == {c.name for c in pool}
+
+
 def test_reselection_prefers_better_neighbours_and_keeps_every_budget():
     chain = [_entry(10, 90), _entry(9.5, 91), _entry(9, 89), _entry(6, 85), _entry(5, 86), _entry(4.9, 80),
              _entry(2.5, 70), _entry(2.4, 71)]
@@ -284,7 +298,7 @@ def test_search_cli_rewrites_the_run_with_budgeted_subnets(trained_run, tmp_path
     run_dir = tmp_path / "run"
     shutil.copytree(trained_run, run_dir)
     result = run_cli("search", str(run_dir), "--budgets", "0.5,1.0", "--final-epochs", "1", "--rank-steps", "20",
-                     "--json")
+                     "--joint", "chain", "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     info = json.loads((run_dir / "run.json").read_text())
@@ -293,7 +307,7 @@ def test_search_cli_rewrites_the_run_with_budgeted_subnets(trained_run, tmp_path
     for config, budget in zip(info["configs"], (0.5, 1.0)):
         assert config["meta"]["mflops"] <= budget * full + 5e-4  # meta rounds to 3 decimals
     assert summary["search"]["finetunes"] == info["search"]["finetunes"] >= 0
-    assert info["search"]["full_race_every"] == 4
+    assert info["search"]["full_race_every"] == 4 and info["search"]["joint"] == "chain"
     assert len(info["search"]["chain"]) > 5 and len(info["before_search"]) == 4
     tensors = load_file(run_dir / "model.safetensors")
     assert {k.split(".")[1] for k in tensors if k.startswith("bn.")} == {"p050", "p100"}

@@ -12,7 +12,7 @@ from edgeslim.device.runtime import ROUTINGS
 from edgeslim.device.simulate import SimulationOptions
 from edgeslim.errors import closest
 from edgeslim.host.compile.options import BuildOptions
-from edgeslim.host.search.options import DEVICES, SCHEDULES, STARTS, TEACHERS, UNITS, SearchOptions
+from edgeslim.host.search.options import DEVICES, JOINTS, SCHEDULES, STARTS, TEACHERS, UNITS, SearchOptions
 from edgeslim.host.train.options import TRAINING_METHODS, TrainOptions
 from edgeslim.options import defaults
 
@@ -162,6 +162,10 @@ def _add_search_options(p, for_train: bool) -> None:
     p.add_argument("--full-race-every", type=int, default=d["full_race_every"],
                    help="a search step races every channel group every N steps and after a fine-tune, in between "
                         "the last race's best few (1: every group at every step) (default %(default)s)")
+    p.add_argument("--joint", default=d["joint"], choices=JOINTS,
+                   help="joint training: besides the largest and smallest kept sub-nets, train two picks from the "
+                        "other kept sub-nets (kept) or from the search chain between them (chain) (default "
+                        "%(default)s)")
     if for_train:
         p.add_argument("--schedule", default=d["schedule"], choices=SCHEDULES,
                        help="pss: one learning-rate decay over all the epochs that the joint training continues "

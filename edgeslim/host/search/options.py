@@ -12,6 +12,7 @@ DEVICES = ("auto", "cpu", "cuda")
 TEACHERS = ("live", "ema")  # what distilled sub-nets learn from: the step's largest, or an EMA of it
 STARTS = ("full", "usnet")  # train --method pss: what the search starts from (see SearchOptions)
 SCHEDULES = ("split", "one")  # train --method pss: the learning rate across its phases (see SearchOptions)
+JOINTS = ("kept", "chain")  # what the joint training's distilled steps sample (see SearchOptions)
 FINETUNE_EPOCHS = {"full": 0.25, "usnet": 1.0}  # per start, when finetune_epochs is None: the full network
 # fine-tunes at almost every shrinking step, a US-Nets supernet about once per budget
 JOINT_SHARE = 0.6  # train --method pss: share of --epochs given to the joint training when final_epochs is None
@@ -35,7 +36,10 @@ class SearchOptions:
     part-way down it and the joint training continues it; ``split`` decays the learning rate to 0 in the first
     phase and restarts the joint training lower (bench/reports/pss_cifar10_mobilenetv2.md measures both).
     ``full_race_every``: every this many steps (and after a fine-tune) a search step races every channel group,
-    in between only the last race's best few and the group it shrank (1: every group at every step)."""
+    in between only the last race's best few and the group it shrank (1: every group at every step).
+    ``joint``: every joint-training step trains the largest kept sub-net from the labels and the smallest by
+    distillation, plus two distilled picks from the other ``kept`` sub-nets, or (``chain``) from every member
+    of the search chain between the two: a new pair of nested sub-nets each step, as US-Nets samples widths."""
 
     budgets: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
     unit: str = "fraction"
@@ -51,6 +55,7 @@ class SearchOptions:
     device: str = "auto"
     start: str = "full"
     teacher: str | None = None
+    joint: str = "kept"
     show_progress: bool = True
 
     def __post_init__(self) -> None:
@@ -79,6 +84,8 @@ class SearchOptions:
             raise unknown_name("schedule", self.schedule, SCHEDULES)
         if self.start not in STARTS:
             raise unknown_name("start", self.start, STARTS)
+        if self.joint not in JOINTS:
+            raise unknown_name("joint", self.joint, JOINTS)
         if self.teacher is not None and self.teacher not in TEACHERS:
             raise unknown_name("teacher", self.teacher, TEACHERS)
 

@@ -7,7 +7,8 @@ code is not public; the open details are decided here and documented in each ste
 3. progressive non-uniform shrinking scored by held-out loss per unit of cost (``progressive``),
 4. brief fine-tuning over the chain so far when held-out top-1 falls by more than ``threshold`` points,
 5. re-selection of one Pareto-optimal sub-net per budget (``reselect``), then joint training of the kept
-   sub-nets (sandwich rule over the kept set + in-place distillation) and BN recalibration per kept sub-net.
+   sub-nets (sandwich rule over the kept set, or over the chain between them, + in-place distillation) and BN
+   recalibration per kept sub-net.
 It starts from a US-Nets supernet, or (``start="full"``) from the full network trained alone, which the
 fine-tunes of step 4 turn into a dynamic network as the chain grows. run.json records where the time went
 (ranking, measuring candidates, fine-tunes, joint training) and each kept sub-net's test top-1 before the
@@ -122,8 +123,10 @@ def search(run_dir: str | Path, opts: SearchOptions, total_epochs: int | None = 
     if final_epochs > 0:
         before_joint = ship(supernet, kept, dataset, info["options"]["calib_samples"])
         by_cost = sorted(kept, key=cost)
+        between = [e.config for e in chain.entries if cost(by_cost[0]) < e.cost < cost(by_cost[-1])]
+        plan = kept_sandwich(by_cost, between if opts.joint == "chain" else None)
         one = opts.schedule == "one" and total_epochs  # continue the first phase's decay, else restart lower
-        fit(supernet, Batches(dataset, batch_size, info["options"]["augment"]), kept_sandwich(by_cost),
+        fit(supernet, Batches(dataset, batch_size, info["options"]["augment"]), plan,
             final_epochs, lr if one else lr * opts.final_lr_scale, wd, seed + 1_000, "joint training",
             opts.show_progress, EmaTeacher(supernet, ema_decay, by_cost[-1]) if ema_decay else None,
             span=(1 - final_epochs / total_epochs, 1.0) if one else (0.0, 1.0))
@@ -140,8 +143,8 @@ def search(run_dir: str | Path, opts: SearchOptions, total_epochs: int | None = 
         "budgets": budgets, "unit": opts.unit, "cost_unit": unit, "full_cost": round(full, 5),
         "teacher": "ema" if ema_decay else "live", "schedule": opts.schedule if total_epochs else "split",
         "threshold": opts.threshold, "finetunes": finetune.count,
-        "finetune_epochs": finetune.epochs,
-        "final_epochs": final_epochs, "rank_steps": opts.rank_steps, "full_race_every": opts.full_race_every,
+        "finetune_epochs": finetune.epochs, "final_epochs": final_epochs, "joint": opts.joint,
+        "rank_steps": opts.rank_steps, "full_race_every": opts.full_race_every,
         "val_fraction": fraction,
         "chain": [e.to_json() for e in chain.entries], "finetune_positions": chain.finetunes,
         "reselect_margin": round(margin, 3),
@@ -183,9 +186,11 @@ class FineTune:
         self.seconds += time.time() - started
 
 
-def kept_sandwich(by_cost: list[SubnetConfig]):
-    """Sandwich rule over the kept set (cheapest first): largest with labels, smallest and two others distilled."""
-    largest, smallest, middle = by_cost[-1], by_cost[:-1][:1], by_cost[1:-1]
+def kept_sandwich(by_cost: list[SubnetConfig], between: list[SubnetConfig] | None = None):
+    """Sandwich rule over the kept set (cheapest first): largest with labels, smallest and two others distilled,
+    picked from the kept ones between them or, when given, from ``between`` (chain members between them)."""
+    largest, smallest = by_cost[-1], by_cost[:-1][:1]
+    middle = by_cost[1:-1] if between is None else between
 
     def plan(rng: np.random.Generator) -> list[Step]:
         picks = rng.choice(len(middle), size=min(2, len(middle)), replace=False) if middle else []
