@@ -11,12 +11,14 @@ learned less from one that generalizes better.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from edgeslim import load_run
+from edgeslim.errors import EdgeslimError
 from edgeslim.host.data import load_dataset
 
 
@@ -38,10 +40,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="run directories written by edgeslim train")
     args = parser.parse_args()
+    try:
+        runs = [load_run(path) for path in args.runs]  # every path checked before the first row
+    except EdgeslimError as error:
+        sys.exit(str(error))
     print("| run | config | MFLOPs | train top-1 | test top-1 | gap | train loss | test loss |")
     print("|---|---|---|---|---|---|---|---|")
-    for path in args.runs:
-        run = load_run(path)
+    for run in runs:
         dataset = load_dataset(run.info["data"], run.info["options"]["seed"])
         x_train, x_test = dataset.normalize(dataset.x_train), dataset.normalize(dataset.x_test)
         for config in run.configs:

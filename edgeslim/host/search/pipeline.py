@@ -123,8 +123,9 @@ def search(run_dir: str | Path, opts: SearchOptions, total_epochs: int | None = 
     if final_epochs > 0:
         before_joint = ship(supernet, kept, dataset, info["options"]["calib_samples"])
         by_cost = sorted(kept, key=cost)
-        between = [e.config for e in chain.entries if cost(by_cost[0]) < e.cost < cost(by_cost[-1])]
-        plan = kept_sandwich(by_cost, between if opts.joint == "chain" else None)
+        low, high = cost(by_cost[0]), cost(by_cost[-1])
+        between = [e.config for e in chain.entries if low < e.cost < high] if opts.joint == "chain" else None
+        plan = kept_sandwich(by_cost, between)
         one = opts.schedule == "one" and total_epochs  # continue the first phase's decay, else restart lower
         fit(supernet, Batches(dataset, batch_size, info["options"]["augment"]), plan,
             final_epochs, lr if one else lr * opts.final_lr_scale, wd, seed + 1_000, "joint training",
