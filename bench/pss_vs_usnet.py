@@ -190,7 +190,8 @@ def main() -> None:
     parser.add_argument("--out", default="bench/results/pss")
     parser.add_argument("--no-singles", dest="singles", action="store_false",
                         help="skip the individually-trained widths")
-    parser.add_argument("--merge", nargs="*", default=[], help="results.json files of other runs to report with")
+    parser.add_argument("--merge", nargs="*", default=[],
+                        help="results.json files of other runs (or bench/reports/ files keyed by seed) to report with")
     parser.add_argument("--report-only", action="store_true", help="only print the report of --out (and --merge)")
     parser.add_argument("--usnet-from", type=Path, nargs="+", default=[],
                         help="results.json files of earlier runs: take each seed's US-Nets rows from one where it "
@@ -233,7 +234,9 @@ def main() -> None:
     for other in args.merge:
         if not Path(other).is_file():
             parser.error(f"--merge {other}: no such results.json (a finished bench run's --out holds one)")
-        results.update({k: v for k, v in json.loads(Path(other).read_text()).items() if k not in results})
+        for key, value in json.loads(Path(other).read_text()).items():  # flat, or keyed by seed as in reports/
+            for k, v in (value.items() if "pss" not in value else [(key, value)]):
+                results.setdefault(k, v)
     report(dict(sorted(results.items())), out)
 
 
@@ -260,6 +263,9 @@ def report(results: dict, out: Path) -> None:
         print(f"(± standard error over {len(runs)} seeds) average gain {_mean_se(per_seed, '+.2f')} points, "
               f"maximum {np.max(gains_all):+.2f}, minimum {np.min(gains_all):+.2f}; per seed "
               f"{', '.join(f'{g:+.2f}' for g in per_seed)}")
+        below = [[p["top1"] < u["top1"] for p, u in zip(r["pss"], r["usnet"])] for r in runs]
+        print(f"below US-Nets (the goal: never): {sum(map(any, below))} of {len(runs)} seeds at some budget, "
+              f"{sum(map(sum, below))} of {sum(map(len, below))} seed-budget pairs")
         joint = [r for r in runs if "before_joint" in r]
         if joint:
             before = [np.mean([r["before_joint"][i]["top1"] for r in joint]) for i in range(len(BUDGETS))]
