@@ -59,13 +59,14 @@ def main() -> None:
         x_train, x_test = dataset.normalize(dataset.x_train), dataset.normalize(dataset.x_test)
         if args.holdout:
             x_on, y_on, x_held, y_held = dataset.holdout(args.holdout, run.info["options"]["seed"])
+            parts = [(dataset.normalize(x_on), y_on), (dataset.normalize(x_held), y_held)]
         for config in run.configs:
             train_top1, train_loss = top1_and_loss(run.supernet, config, x_train, dataset.y_train)
             test_top1, test_loss = top1_and_loss(run.supernet, config, x_test, dataset.y_test)
             print(f"| {run.path.name} | {config.name} | {config.meta['mflops']:.2f} | {train_top1:.2f} | "
                   f"{test_top1:.2f} | {train_top1 - test_top1:.2f} | {train_loss:.3f} | {test_loss:.3f} |"
-                  + ("".join(f" {top1_and_loss(run.supernet, config, dataset.normalize(x), y)[0]:.2f} |"
-                             for x, y in ((x_on, y_on), (x_held, y_held))) if args.holdout else ""), flush=True)
+                  + ("".join(f" {top1_and_loss(run.supernet, config, x, y)[0]:.2f} |" for x, y in parts)
+                     if args.holdout else ""), flush=True)
 
 
 if __name__ == "__main__":

@@ -234,10 +234,17 @@ def main() -> None:
     for other in args.merge:
         if not Path(other).is_file():
             parser.error(f"--merge {other}: no such results.json (a finished bench run's --out holds one)")
-        for key, value in json.loads(Path(other).read_text()).items():  # flat, or keyed by seed as in reports/
-            for k, v in (value.items() if "pss" not in value else [(key, value)]):
-                results.setdefault(k, v)
+        for key, value in flat_results(json.loads(Path(other).read_text())).items():
+            results.setdefault(key, value)
     report(dict(sorted(results.items())), out)
+
+
+def flat_results(results: dict) -> dict[str, dict]:
+    """``<data>/seed<S>`` -> one seed's comparison, from a flat results.json or one keyed by seed (reports/)."""
+    found = {}
+    for key, value in results.items():
+        found.update(value if "pss" not in value else {key: value})
+    return found
 
 
 def report(results: dict, out: Path) -> None:

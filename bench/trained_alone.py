@@ -25,15 +25,14 @@ import edgeslim
 from edgeslim.host.data import load_dataset
 from edgeslim.host.models import build_supernet
 from edgeslim.host.nn import count_cost
-from pss_vs_usnet import BUDGETS, _mean_se
+from pss_vs_usnet import BUDGETS, _mean_se, flat_results
 
 
 def entries(paths: list[Path]) -> dict[str, dict]:
     """``<data>/seed<S>`` -> one seed's comparison, from flat or seed-keyed results files."""
     found = {}
     for path in paths:
-        for key, value in json.loads(path.read_text()).items():
-            found.update(value if "pss" not in value else {key: value})
+        found.update(flat_results(json.loads(path.read_text())))
     return found
 
 
